@@ -1,0 +1,70 @@
+//! The command line: one module per subcommand. Exit codes: 0 success, 1 a failure in the data, the model or
+//! the query (the message says which file/line), 2 a usage error.
+
+mod errors;
+mod generate;
+mod output;
+mod progress;
+mod query;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use errors::describe_error;
+
+#[derive(Debug, Parser)]
+#[command(name = "omnimarket", version, about = "OmniMarket 360: a semantic layer for an omnichannel retailer")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the 14 raw source files of a synthetic, seeded business.
+    Generate(generate::GenerateArgs),
+    /// Run SQL over the raw tables.
+    Query(query::QueryArgs),
+}
+
+/// Where the model and the data are: shared by every command that reads them.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// Project directory holding `semantic/` (default: the current directory; the bundled model if absent).
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    /// Data directory holding the raw files (default: ./data, generated on first use when missing).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Generate(a) => generate::run(a),
+        Command::Query(a) => query::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A multi-threaded runtime for commands that query.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start: {e}"))
+}

@@ -1,0 +1,9 @@
+//! OmniMarket 360: a semantic layer for an omnichannel retailer, built on Apache DataFusion.
+//!
+//! Data flows one way: [`generate`] writes the raw files, [`sources`] exposes each raw file as a DataFusion
+//! table, and the command line ([`cli`]) queries them.
+
+pub mod cli;
+pub mod generate;
+pub mod sources;
+pub mod project;

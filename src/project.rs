@@ -1,0 +1,82 @@
+//! A project: where the model files are (`--project`, default `.`), where the data is (`--data`, default
+//! `./data`), and the DataFusion session built from them. The bundled `semantic/sources.yaml` is compiled into
+//! the binary, so the product runs from any directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::sources::config::parse_sources;
+use crate::sources::{RawSchema, Result, SourceError};
+
+/// The catalog every OmniMarket table lives in.
+pub const CATALOG: &str = "omnimarket";
+/// The schema of the raw source tables.
+pub const RAW_SCHEMA: &str = "raw";
+
+pub const BUNDLED_SOURCES: &str = include_str!("../semantic/sources.yaml");
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Project {
+    pub fn new(dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
+        Project { dir: dir.into(), data_dir: data_dir.into() }
+    }
+
+    /// The project's sources file, or the bundled one when the project has none.
+    pub fn sources_text(&self) -> Result<(String, String)> {
+        let path = self.dir.join("semantic").join("sources.yaml");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| SourceError::Io { file: path.display().to_string(), message: e.to_string() })?;
+            Ok((path.display().to_string(), text))
+        } else {
+            Ok(("<bundled>/semantic/sources.yaml".into(), BUNDLED_SOURCES.to_string()))
+        }
+    }
+
+    /// The raw schema: every source declared, none loaded yet.
+    pub fn raw_schema(&self, partitions: usize) -> Result<RawSchema> {
+        let (file, text) = self.sources_text()?;
+        let resolved = parse_sources(&file, &text)?;
+        RawSchema::new(resolved, &self.data_dir, partitions)
+    }
+
+    /// A session with the raw tables registered, queryable as `raw.<name>` and unqualified.
+    pub fn session(&self) -> Result<(SessionContext, Arc<RawSchema>)> {
+        let config = session_config();
+        let partitions = config.target_partitions();
+        let raw = Arc::new(self.raw_schema(partitions)?);
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = MemoryCatalogProvider::new();
+        catalog
+            .register_schema(RAW_SCHEMA, raw.clone())
+            .map_err(|e| SourceError::config("session", e.to_string()))?;
+        ctx.register_catalog(CATALOG, Arc::new(catalog));
+        Ok((ctx, raw))
+    }
+}
+
+/// Session settings every entry point shares.
+pub fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(CATALOG, RAW_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true);
+    let opts = config.options_mut();
+    // Model names are mixed case (Dim_Client, Montant_HT): identifiers are matched as written.
+    opts.sql_parser.enable_ident_normalization = false;
+    // Utf8View cannot be read by JDBC clients; keep plain Utf8 end to end.
+    opts.sql_parser.map_string_types_to_utf8view = false;
+    config
+}
+
+pub fn default_data_dir() -> &'static Path {
+    Path::new("data")
+}

@@ -1,0 +1,120 @@
+//! Where a source's bytes come from: a path relative to the data directory, an absolute path, or a URL,
+//! always read through `object_store` so that remote stores (s3://, with the `s3` cargo feature) follow the
+//! same road as local files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use super::error::{Result, SourceError};
+
+#[derive(Debug, Clone)]
+pub struct SourceLocation {
+    store: Arc<dyn ObjectStore>,
+    path: StorePath,
+    /// How errors name this file: the path as the user can find it.
+    pub display: String,
+}
+
+impl SourceLocation {
+    /// Resolve `location` (from `sources.yaml`) against the data directory.
+    pub fn resolve(location: &str, data_dir: &Path) -> Result<Self> {
+        if let Some((scheme, _)) = location.split_once("://") {
+            return Self::from_url(scheme, location);
+        }
+        let path: PathBuf = if Path::new(location).is_absolute() {
+            PathBuf::from(location)
+        } else {
+            data_dir.join(location)
+        };
+        Self::local(&path)
+    }
+
+    fn local(path: &Path) -> Result<Self> {
+        let display = path.display().to_string();
+        let absolute = std::path::absolute(path)
+            .map(|p| normalize(&p))
+            .map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
+        let store_path = StorePath::from_absolute_path(&absolute)
+            .map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
+        Ok(SourceLocation { store: Arc::new(LocalFileSystem::new()), path: store_path, display })
+    }
+
+    fn from_url(scheme: &str, location: &str) -> Result<Self> {
+        let url = url::Url::parse(location)
+            .map_err(|e| SourceError::config(location, format!("invalid URL: {e}")))?;
+        match scheme {
+            "file" => {
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| SourceError::config(location, "a file:// URL needs an absolute path"))?;
+                Self::local(&path)
+            }
+            "s3" => Self::s3(&url, location),
+            other => Err(SourceError::config(
+                location,
+                format!("unsupported location scheme `{other}://`; expected a path, file:// or s3://"),
+            )),
+        }
+    }
+
+    #[cfg(feature = "s3")]
+    fn s3(url: &url::Url, location: &str) -> Result<Self> {
+        // Credentials, region and endpoint come from the usual AWS_* environment variables.
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_url(url.as_str())
+            .build()
+            .map_err(|e| SourceError::config(location, e.to_string()))?;
+        let path = StorePath::from_url_path(url.path())
+            .map_err(|e| SourceError::config(location, e.to_string()))?;
+        Ok(SourceLocation { store: Arc::new(store), path, display: location.to_string() })
+    }
+
+    #[cfg(not(feature = "s3"))]
+    fn s3(_url: &url::Url, location: &str) -> Result<Self> {
+        Err(SourceError::config(
+            location,
+            "s3:// locations need a build with the `s3` feature (cargo build --features s3)",
+        ))
+    }
+
+    /// The whole object. Readers decode from one contiguous buffer, which is what makes them fast.
+    pub async fn read(&self) -> Result<Bytes> {
+        let io = |e: object_store::Error| {
+            let message = match e {
+                object_store::Error::NotFound { .. } => "no such file".to_string(),
+                other => other.to_string(),
+            };
+            SourceError::Io { file: self.display.clone(), message }
+        };
+        self.store.get(&self.path).await.map_err(io)?.bytes().await.map_err(io)
+    }
+
+    /// Size and modification time, for cache keys and progress.
+    pub async fn head(&self) -> Result<object_store::ObjectMeta> {
+        self.store
+            .head(&self.path)
+            .await
+            .map_err(|e| SourceError::Io { file: self.display.clone(), message: e.to_string() })
+    }
+}
+
+/// Resolve `.` and `..` lexically (object_store paths reject them; the file need not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
