@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
+use super::builders::ColumnBuilder;
 use super::error::{Position, Result, SourceError, line_of_offset};
 use super::types::{infer_type, parse_bool, parse_date, parse_decimal, parse_timestamp_micros};
 use super::{BATCH_ROWS, DeclaredTypes, RawTable, SourceFormat, SourceInput, SourceReader, parse_options};
@@ -105,17 +106,29 @@ impl SourceReader for CsvReader {
             .collect();
         let schema: SchemaRef = Arc::new(Schema::new(fields));
 
-        let chunks = if memchr::memchr(quote, body).is_none() && body.len() >= PARALLEL_MIN_BYTES {
-            split_lines(body, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        // Without quotes a record is a line and a field is what lies between delimiters: the hand-written
+        // decoder below is several times faster than a general CSV state machine, and lines split cleanly
+        // into chunks for the threads. Quoted files take arrow-csv's road.
+        let unquoted = memchr::memchr(quote, body).is_none();
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let chunks = if unquoted && body.len() >= PARALLEL_MIN_BYTES { split_lines(body, threads) } else { vec![(0, body.len())] };
+        let text = if unquoted {
+            Some(std::str::from_utf8(body).map_err(|e| {
+                SourceError::parse(file, Position::line(line_of_offset(all, body_offset + e.valid_up_to())), "invalid UTF-8")
+            })?)
         } else {
-            vec![(0, body.len())]
+            None
         };
         let results: Vec<_> = std::thread::scope(|s| {
             let handles: Vec<_> = chunks
                 .iter()
                 .map(|&(a, b)| {
                     let schema = schema.clone();
-                    s.spawn(move || decode(&body[a..b], schema, delimiter, quote, None))
+                    s.spawn(move || match text {
+                        Some(t) => decode_unquoted(&t[a..b], &schema, delimiter as char)
+                            .map_err(|_| "malformed CSV record".to_string()),
+                        None => decode(&body[a..b], schema, delimiter, quote, None).map_err(|e| e.to_string()),
+                    })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join()).collect()
@@ -131,7 +144,7 @@ impl SourceReader for CsvReader {
                         body_offset + a,
                         &body[a..b],
                         &names,
-                        Some((&schema, arrow_err.to_string())),
+                        Some((&schema, arrow_err)),
                         input.declared,
                         delimiter,
                         quote,
@@ -142,6 +155,53 @@ impl SourceReader for CsvReader {
         }
         Ok(RawTable { schema, batches })
     }
+}
+
+/// Decode lines of `delimiter`-separated fields without quoting. Any irregularity is reported as `Err(())`;
+/// the caller's diagnosis then finds the exact line and field.
+fn decode_unquoted(text: &str, schema: &SchemaRef, delimiter: char) -> std::result::Result<Vec<RecordBatch>, ()> {
+    let mut cols: Vec<ColumnBuilder> = schema.fields().iter().map(|f| ColumnBuilder::new(f.data_type())).collect();
+    let mut out = Vec::new();
+    let mut rows = 0;
+    let bytes = text.as_bytes();
+    let mut p = 0;
+    while p < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[p..]).map(|o| p + o).unwrap_or(bytes.len());
+        let line = text[p..end].strip_suffix('\r').unwrap_or(&text[p..end]);
+        p = end + 1;
+        if line.is_empty() {
+            continue;
+        }
+        let mut fields = line.split(delimiter);
+        for col in cols.iter_mut() {
+            match fields.next() {
+                Some("") => col.null(),
+                Some(f) => {
+                    if !col.push(f) {
+                        return Err(());
+                    }
+                }
+                None => return Err(()),
+            }
+        }
+        if fields.next().is_some() {
+            return Err(());
+        }
+        rows += 1;
+        if rows == BATCH_ROWS {
+            out.push(finish_batch(&mut cols, schema)?);
+            rows = 0;
+        }
+    }
+    if rows > 0 {
+        out.push(finish_batch(&mut cols, schema)?);
+    }
+    Ok(out)
+}
+
+fn finish_batch(cols: &mut [ColumnBuilder], schema: &SchemaRef) -> std::result::Result<RecordBatch, ()> {
+    let arrays = cols.iter_mut().map(|c| c.finish()).collect::<std::result::Result<Vec<_>, _>>().map_err(|_| ())?;
+    RecordBatch::try_new(schema.clone(), arrays).map_err(|_| ())
 }
 
 fn decode(
@@ -305,11 +365,11 @@ fn diagnose(
                     continue;
                 }
                 let ok = match f.data_type() {
-                    DataType::Int64 => v.trim().parse::<i64>().is_ok(),
-                    DataType::Float64 => v.trim().parse::<f64>().is_ok(),
-                    DataType::Date32 => parse_date(v.trim()).is_some(),
-                    DataType::Timestamp(..) => parse_timestamp_micros(v.trim()).is_some(),
-                    DataType::Decimal128(_, s) => parse_decimal(v.trim(), *s).is_some(),
+                    DataType::Int64 => v.as_str().parse::<i64>().is_ok(),
+                    DataType::Float64 => v.as_str().parse::<f64>().is_ok(),
+                    DataType::Date32 => parse_date(v.as_str()).is_some(),
+                    DataType::Timestamp(..) => parse_timestamp_micros(v.as_str()).is_some(),
+                    DataType::Decimal128(_, s) => parse_decimal(v.as_str(), *s).is_some(),
                     DataType::Boolean => parse_bool(v).is_some(),
                     _ => true,
                 };
@@ -376,6 +436,28 @@ mod tests {
     fn no_trailing_newline() {
         let t = read("a;b\n1;2\n3;4").unwrap();
         assert_eq!(t.num_rows(), 2);
+    }
+
+    #[test]
+    fn large_unquoted_file_decodes_in_parallel_chunks() {
+        let mut text = String::from("id;amount;day;label\n");
+        let n = 200_000;
+        for i in 0..n {
+            text.push_str(&format!("{i};{}.25;2024-01-{:02};lbl{}\n", i % 100, i % 28 + 1, i % 7));
+        }
+        assert!(text.len() > PARALLEL_MIN_BYTES);
+        let t = read(&text).unwrap();
+        assert_eq!(t.num_rows(), n);
+        let ids: i64 = t
+            .batches
+            .iter()
+            .map(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap().iter().flatten().sum::<i64>())
+            .sum();
+        assert_eq!(ids, (0..n as i64).sum::<i64>());
+        // A bad row deep in the second chunk is still found, with its true line number.
+        let bad = text.replacen("150000;0.25", "150000;zz", 1);
+        let err = read(&bad).unwrap_err().to_string();
+        assert!(err.starts_with("t.csv: line 150002, column 2, field `amount`: expected a number"), "{err}");
     }
 
     #[test]

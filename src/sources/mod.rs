@@ -7,6 +7,7 @@
 //! This layer ends at a `SessionContext` with the raw tables registered (schema `raw`); cleaning and the
 //! semantic model are built on top of it, never inside it.
 
+pub mod builders;
 pub mod config;
 pub mod csv;
 pub mod error;

@@ -9,16 +9,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
 use super::error::{Position, Result, SourceError, line_col_of_offset};
-use super::types::{parse_date, parse_decimal, parse_timestamp_micros};
+use super::builders::ColumnBuilder;
 use super::{BATCH_ROWS, DeclaredTypes, RawTable, SourceFormat, SourceInput, SourceReader, parse_options};
 
 const PARALLEL_MIN_BYTES: usize = 8 << 20;
@@ -427,114 +423,9 @@ fn split_point(b: &[u8], start: usize, table: &str) -> Option<usize> {
     memchr::memmem::find(&b[mid..], needle.as_bytes()).map(|o| mid + o + 1)
 }
 
-/// Builders for one batch of rows.
-enum Col {
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Dec(Decimal128Builder, u8, i8),
-    Date(Date32Builder),
-    Ts(TimestampMicrosecondBuilder),
-    Text(StringBuilder),
-}
-
-impl Col {
-    fn new(t: &DataType) -> Col {
-        match t {
-            DataType::Int64 => Col::Int(Int64Builder::with_capacity(BATCH_ROWS)),
-            DataType::Float64 => Col::Float(Float64Builder::with_capacity(BATCH_ROWS)),
-            DataType::Decimal128(p, s) => Col::Dec(Decimal128Builder::with_capacity(BATCH_ROWS), *p, *s),
-            DataType::Date32 => Col::Date(Date32Builder::with_capacity(BATCH_ROWS)),
-            DataType::Timestamp(..) => Col::Ts(TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS)),
-            _ => Col::Text(StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)),
-        }
-    }
-    fn null(&mut self) {
-        match self {
-            Col::Int(b) => b.append_null(),
-            Col::Float(b) => b.append_null(),
-            Col::Dec(b, ..) => b.append_null(),
-            Col::Date(b) => b.append_null(),
-            Col::Ts(b) => b.append_null(),
-            Col::Text(b) => b.append_null(),
-        }
-    }
-    /// Append a token's text; false when it does not parse as the column's type.
-    #[inline]
-    fn push(&mut self, s: &str) -> bool {
-        match self {
-            Col::Int(b) => match parse_i64(s.as_bytes()) {
-                Some(v) => b.append_value(v),
-                None => return false,
-            },
-            Col::Float(b) => match s.parse::<f64>() {
-                Ok(v) => b.append_value(v),
-                Err(_) => return false,
-            },
-            Col::Dec(b, _, scale) => match parse_decimal(s, *scale) {
-                Some(v) => b.append_value(v),
-                None => return false,
-            },
-            Col::Date(b) => match parse_date(s) {
-                Some(v) => b.append_value(v),
-                // MySQL's zero date means "no date".
-                None if s == "0000-00-00" => b.append_null(),
-                None => return false,
-            },
-            Col::Ts(b) => match parse_timestamp_micros(s) {
-                Some(v) => b.append_value(v),
-                None if s.starts_with("0000-00-00") => b.append_null(),
-                None => return false,
-            },
-            Col::Text(b) => b.append_value(s),
-        }
-        true
-    }
-    fn finish(&mut self) -> std::result::Result<ArrayRef, String> {
-        Ok(match self {
-            Col::Int(b) => Arc::new(b.finish()),
-            Col::Float(b) => Arc::new(b.finish()),
-            Col::Dec(b, p, s) => Arc::new(b.finish().with_precision_and_scale(*p, *s).map_err(|e| e.to_string())?),
-            Col::Date(b) => Arc::new(b.finish()),
-            Col::Ts(b) => Arc::new(b.finish()),
-            Col::Text(b) => Arc::new(b.finish()),
-        })
-    }
-    fn expects(&self) -> &'static str {
-        match self {
-            Col::Int(_) => "an integer",
-            Col::Float(_) => "a number",
-            Col::Dec(..) => "a decimal within the column's scale",
-            Col::Date(_) => "a date 'YYYY-MM-DD'",
-            Col::Ts(_) => "a date-time 'YYYY-MM-DD HH:MM:SS'",
-            Col::Text(_) => "text",
-        }
-    }
-}
-
-#[inline]
-fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (neg, d) = match s.first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if d.is_empty() || d.len() > 18 {
-        return std::str::from_utf8(s).ok()?.parse().ok();
-    }
-    let mut v: i64 = 0;
-    for &c in d {
-        let x = c.wrapping_sub(b'0');
-        if x > 9 {
-            return None;
-        }
-        v = v * 10 + x as i64;
-    }
-    Some(if neg { -v } else { v })
-}
-
 /// Scan `[from, to)` for the target table's INSERT statements and decode their rows.
 fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRef) -> Scan<Vec<RecordBatch>> {
-    let mut cols: Vec<Col> = schema.fields().iter().map(|f| Col::new(f.data_type())).collect();
+    let mut cols: Vec<ColumnBuilder> = schema.fields().iter().map(|f| ColumnBuilder::new(f.data_type())).collect();
     let mut batches = Vec::new();
     let mut rows = 0usize;
     let mut text: Vec<u8> = Vec::with_capacity(256);
@@ -679,8 +570,8 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
     Ok(batches)
 }
 
-fn finish(cols: &mut [Col], schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
-    let arrays = cols.iter_mut().map(Col::finish).collect::<std::result::Result<Vec<_>, _>>()?;
+fn finish(cols: &mut [ColumnBuilder], schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
+    let arrays = cols.iter_mut().map(ColumnBuilder::finish).collect::<std::result::Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())
 }
 

@@ -55,14 +55,16 @@ struct Columns {
     names: Vec<String>,
     index: HashMap<String, usize>,
     builders: Vec<StringBuilder>,
-    /// The current record's value per column (None: absent).
-    current: Vec<Option<String>>,
+    /// The current record's value per column; reused across records so reading allocates nothing per value.
+    current: Vec<String>,
+    /// Whether the column appeared in the current record (absent columns read as NULL).
+    present: Vec<bool>,
     rows: usize,
 }
 
 impl Columns {
     fn new() -> Self {
-        Columns { names: vec![], index: HashMap::new(), builders: vec![], current: vec![], rows: 0 }
+        Columns { names: vec![], index: HashMap::new(), builders: vec![], current: vec![], present: vec![], rows: 0 }
     }
     fn slot(&mut self, name: &str) -> usize {
         if let Some(&i) = self.index.get(name) {
@@ -76,14 +78,25 @@ impl Columns {
         self.names.push(name.to_string());
         self.index.insert(name.to_string(), self.builders.len());
         self.builders.push(b);
-        self.current.push(None);
+        self.current.push(String::new());
+        self.present.push(false);
         self.builders.len() - 1
     }
+    /// Mark a column present in the current record and return its (cleared on first use) buffer.
+    fn open(&mut self, slot: usize) -> &mut String {
+        if !self.present[slot] {
+            self.present[slot] = true;
+            self.current[slot].clear();
+        }
+        &mut self.current[slot]
+    }
     fn end_record(&mut self) {
-        for (b, v) in self.builders.iter_mut().zip(self.current.iter_mut()) {
-            match v.take() {
-                Some(s) => b.append_value(s),
-                None => b.append_null(),
+        for ((b, v), p) in self.builders.iter_mut().zip(&self.current).zip(self.present.iter_mut()) {
+            if *p {
+                b.append_value(v);
+                *p = false;
+            } else {
+                b.append_null();
             }
         }
         self.rows += 1;
@@ -131,7 +144,7 @@ impl SourceReader for XmlReader {
                                 SourceError::parse(file, at(pos), format!("malformed attribute: {err}"))
                             })?;
                             let slot = cols.slot(&key);
-                            cols.current[slot] = Some(v.into_owned());
+                            cols.open(slot).push_str(&v);
                         }
                     } else if !in_record && self.path.is_none() && depth == 2 {
                         return Err(SourceError::parse(
@@ -145,11 +158,17 @@ impl SourceReader for XmlReader {
                         ));
                     } else if in_record && depth > rp.len() {
                         // A field: its key is the path below the record, joined by `_`.
-                        let slot = cols.slot(&stack.joined_from(rp.len()));
+                        let slot = if depth == rp.len() + 1 {
+                            // The common case, a direct child: look the name up without building a key.
+                            match cols.index.get(stack.get(depth - 1)) {
+                                Some(&i) => i,
+                                None => cols.slot(&stack.joined_from(rp.len())),
+                            }
+                        } else {
+                            cols.slot(&stack.joined_from(rp.len()))
+                        };
                         field_slot = Some(slot);
-                        if cols.current[slot].is_none() {
-                            cols.current[slot] = Some(String::new());
-                        }
+                        cols.open(slot);
                     }
                     if is_empty {
                         close(&mut stack, &mut in_record, &mut field_slot, &mut cols, record_path.as_deref());
@@ -160,16 +179,12 @@ impl SourceReader for XmlReader {
                 }
                 Event::Text(t) => {
                     if let Some(slot) = field_slot {
-                        if let Some(v) = cols.current[slot].as_mut() {
-                            v.push_str(&t);
-                        }
+                        cols.current[slot].push_str(&t);
                     }
                 }
                 Event::CData(t) => {
                     if let Some(slot) = field_slot {
-                        if let Some(v) = cols.current[slot].as_mut() {
-                            v.push_str(&t);
-                        }
+                        cols.current[slot].push_str(&t);
                     }
                 }
                 Event::GeneralRef(r) => {
@@ -182,9 +197,7 @@ impl SourceReader for XmlReader {
                         let Some(s) = resolved else {
                             return Err(SourceError::parse(file, at(pos), format!("unknown entity `&{};`", &*r)));
                         };
-                        if let Some(v) = cols.current[slot].as_mut() {
-                            v.push_str(&s);
-                        }
+                        cols.current[slot].push_str(&s);
                     }
                 }
                 Event::Eof => break,
