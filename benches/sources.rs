@@ -22,6 +22,22 @@ fn dataset(scale: u32) -> PathBuf {
     dir
 }
 
+/// A CSV file big enough to time: the returns (about 1 MB at scale 10) repeated 20 times under one header.
+fn big_csv(dir: &Path) -> PathBuf {
+    let out = dir.join("Fait_Retours_x20.csv");
+    if !out.exists() {
+        let text = std::fs::read_to_string(dir.join("Fait_Retours.csv")).expect("csv");
+        let (header, body) = text.split_at(text.find('\n').map(|p| p + 1).unwrap_or(0));
+        let mut s = String::with_capacity(text.len() * 20);
+        s.push_str(header);
+        for _ in 0..20 {
+            s.push_str(body);
+        }
+        std::fs::write(&out, s).expect("write");
+    }
+    out
+}
+
 /// An XML file big enough to time: the product referential's records repeated.
 fn big_xml(dir: &Path) -> PathBuf {
     let out = dir.join("Dim_Produit_x200.xml");
@@ -50,8 +66,9 @@ fn reader_for(name: &str) -> (Box<dyn omnimarket::sources::SourceReader>, Declar
 fn formats(c: &mut Criterion) {
     let dir = dataset(10);
     let xml = big_xml(&dir);
+    let csv = big_csv(&dir);
     let cases: Vec<(&str, &str, PathBuf)> = vec![
-        ("csv", "Fait_Retours", dir.join("Fait_Retours.csv")),
+        ("csv", "Fait_Retours", csv.clone()),
         ("json_sessions", "Fait_Trafic_Web", dir.join("Fait_Trafic_Web.json")),
         ("xml", "Dim_Produit", xml),
         ("xlsx", "Fait_Ventes", dir.join("Fait_Ventes.xlsx")),
@@ -71,7 +88,6 @@ fn formats(c: &mut Criterion) {
         });
     }
     // The reference: DataFusion's own CSV reader, same file, all columns materialised.
-    let csv = dir.join("Fait_Retours.csv");
     let size = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     g.throughput(Throughput::Bytes(size));

@@ -65,7 +65,7 @@ pub fn ensure_data(given: Option<&Path>, default: &Path) -> Result<PathBuf, Stri
     }
     let marker = default.join("base_ventes.sql");
     if !marker.exists() {
-        eprintln!("no data in {}: generating the default dataset (scale 1, seed 42)...", default.display());
+        eprintln!("no data directory `{}`: generating the default dataset there (scale 1, seed 42)...", default.display());
         let cfg = GenerateConfig { out_dir: default.to_path_buf(), ..GenerateConfig::default() };
         let s = run_config(&cfg)?;
         eprintln!("generated {} files in {:.2} s", s.files.len(), s.elapsed.as_secs_f64());

@@ -4,6 +4,7 @@
 //! Decoding is arrow-csv's; types are inferred by [`super::types`] on a sample (the same rules as every other
 //! format), and files without quotes are decoded in parallel chunks split on line boundaries.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, StringArray};
@@ -85,22 +86,38 @@ impl SourceReader for CsvReader {
         let body = &text[header_end..];
         let body_offset = bom + header_end;
 
-        // Infer on a sample decoded as text, so CSV follows the same typing rules as XML and XLSX.
-        let text_schema = Arc::new(Schema::new(
-            names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>(),
-        ));
-        let sample = decode(body, text_schema, delimiter, quote, Some(INFER_ROWS))
-            .map_err(|_| diagnose(file, all, body_offset, body, &names, None, input.declared, delimiter, quote))?;
+        // Infer on a sample read as text, so CSV follows the same typing rules as XML and XLSX.
+        let unquoted = memchr::memchr(quote, body).is_none();
+        let columns: Vec<Vec<Option<Cow<'_, str>>>> = if unquoted {
+            sample_unquoted(body, names.len(), delimiter)
+        } else {
+            let text_schema = Arc::new(Schema::new(
+                names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>(),
+            ));
+            let sample = decode(body, text_schema, delimiter, quote, Some(INFER_ROWS)).map_err(|_| {
+                diagnose(file, all, body_offset, body, &names, None, input.declared, delimiter, quote)
+            })?;
+            (0..names.len())
+                .map(|i| {
+                    sample
+                        .iter()
+                        .flat_map(|b| {
+                            let col = b.column(i).as_any().downcast_ref::<StringArray>();
+                            col.into_iter().flat_map(|c| c.iter().map(|v| v.map(|s| Cow::Owned(s.to_string()))))
+                        })
+                        .collect()
+                })
+                .collect()
+        };
         let fields: Vec<Field> = names
             .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let t = input.declared.get(n).cloned().unwrap_or_else(|| {
-                    infer_type(sample.iter().flat_map(|b| {
-                        let col = b.column(i).as_any().downcast_ref::<StringArray>();
-                        col.into_iter().flat_map(|c| c.iter())
-                    }))
-                });
+            .zip(&columns)
+            .map(|(n, values)| {
+                let t = input
+                    .declared
+                    .get(n)
+                    .cloned()
+                    .unwrap_or_else(|| infer_type(values.iter().map(|v| v.as_deref())));
                 Field::new(n, t, true)
             })
             .collect();
@@ -109,7 +126,6 @@ impl SourceReader for CsvReader {
         // Without quotes a record is a line and a field is what lies between delimiters: the hand-written
         // decoder below is several times faster than a general CSV state machine, and lines split cleanly
         // into chunks for the threads. Quoted files take arrow-csv's road.
-        let unquoted = memchr::memchr(quote, body).is_none();
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let chunks = if unquoted && body.len() >= PARALLEL_MIN_BYTES { split_lines(body, threads) } else { vec![(0, body.len())] };
         let text = if unquoted {
@@ -155,6 +171,19 @@ impl SourceReader for CsvReader {
         }
         Ok(RawTable { schema, batches })
     }
+}
+
+/// The first [`INFER_ROWS`] records' fields, per column (a short line leaves its missing fields out: the
+/// decoder reports it with its line).
+fn sample_unquoted(body: &[u8], ncols: usize, delimiter: u8) -> Vec<Vec<Option<Cow<'_, str>>>> {
+    let mut cols: Vec<Vec<Option<Cow<'_, str>>>> = vec![Vec::with_capacity(INFER_ROWS); ncols];
+    for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty() && *l != b"\r").take(INFER_ROWS) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        for (col, field) in cols.iter_mut().zip(line.split(|&b| b == delimiter)) {
+            col.push(Some(String::from_utf8_lossy(field)));
+        }
+    }
+    cols
 }
 
 /// Decode lines of `delimiter`-separated fields without quoting. Any irregularity is reported as `Err(())`;
