@@ -53,7 +53,7 @@ impl fmt::Display for Position {
 pub enum SourceError {
     /// The data itself is wrong: a syntax error, a row with the wrong shape, a value of the wrong type.
     #[error("{file}: {position}: {message}")]
-    Parse { file: String, position: Position, message: String },
+    Parse { file: String, position: Box<Position>, message: String },
 
     /// The whole file is unusable (not a zip, no such sheet, empty...).
     #[error("{file}: {message}")]
@@ -69,7 +69,7 @@ pub enum SourceError {
 
 impl SourceError {
     pub fn parse(file: &str, position: Position, message: impl Into<String>) -> Self {
-        SourceError::Parse { file: file.to_string(), position, message: message.into() }
+        SourceError::Parse { file: file.to_string(), position: Box::new(position), message: message.into() }
     }
     pub fn file(file: &str, message: impl Into<String>) -> Self {
         SourceError::File { file: file.to_string(), message: message.into() }

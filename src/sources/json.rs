@@ -143,13 +143,12 @@ fn pos_of(bytes: &[u8], offset: usize) -> Position {
 
 /// A syntax error, positioned by serde_json when it can (it knows JSON best), else at our own offset.
 fn syntax_error(file: &str, bytes: &[u8], offset: usize, expected: &str) -> SourceError {
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-        if e.line() > 0 {
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        && e.line() > 0 {
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             return SourceError::parse(file, Position::line_col(e.line() as u64, e.column() as u64), format!("invalid JSON: {msg}"));
         }
-    }
     SourceError::parse(file, pos_of(bytes, offset), format!("invalid JSON: expected {expected}"))
 }
 
@@ -196,11 +195,10 @@ fn decode(bytes: &[u8], spans: &[(usize, usize)], schema: SchemaRef) -> std::res
         while !rec.is_empty() {
             let n = decoder.decode(rec).map_err(|_| a)?;
             rec = &rec[n..];
-            if decoder.len() >= BATCH_ROWS {
-                if let Some(batch) = decoder.flush().map_err(|_| a)? {
+            if decoder.len() >= BATCH_ROWS
+                && let Some(batch) = decoder.flush().map_err(|_| a)? {
                     out.push(batch);
                 }
-            }
         }
     }
     if let Some(batch) = decoder.flush().map_err(|_| spans.last().map(|s| s.0).unwrap_or(0))? {

@@ -221,9 +221,8 @@ fn skip_quoted(b: &[u8], p: usize) -> Scan<usize> {
             None => return fail(p, "unterminated quoted string"),
             Some(o) => {
                 i += o;
-                if b[i] == b'\\' {
-                    i += 2;
-                } else if b.get(i + 1) == Some(&q) {
+                // A backslash escape or a doubled quote: skip both characters.
+                if b[i] == b'\\' || b.get(i + 1) == Some(&q) {
                     i += 2;
                 } else {
                     return Ok(i + 1);
@@ -318,11 +317,10 @@ fn parse_create_table(b: &[u8], p: usize, end: usize) -> Scan<Option<TableDef>> 
             let type_name = String::from_utf8_lossy(&b[t..te]).to_ascii_lowercase();
             let mut args = String::new();
             let a = skip_ws(b, te);
-            if b.get(a) == Some(&b'(') {
-                if let Some(c) = memchr::memchr(b')', &b[a..def_end]) {
+            if b.get(a) == Some(&b'(')
+                && let Some(c) = memchr::memchr(b')', &b[a..def_end]) {
                     args = String::from_utf8_lossy(&b[a + 1..a + c]).into_owned();
                 }
-            }
             columns.push((col, sql_type(&type_name, &args)));
         }
         i = def_end;
@@ -634,7 +632,7 @@ fn literal_prefix(b: &[u8], p: usize) -> Option<(Literal, usize)> {
 
 /// Hex digits to the text they encode (binary that is not UTF-8 is kept, lossily, as text).
 fn hex_text(digits: &[u8]) -> Option<String> {
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     let val = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

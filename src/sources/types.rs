@@ -29,11 +29,10 @@ pub fn parse_type_name(name: &str) -> Result<DataType, String> {
     }
     if let Some(args) = n.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')')) {
         let mut it = args.split(',').map(|s| s.trim().parse::<u8>());
-        if let (Some(Ok(p)), Some(Ok(s)), None) = (it.next(), it.next(), it.next()) {
-            if (1..=38).contains(&p) && s <= p {
+        if let (Some(Ok(p)), Some(Ok(s)), None) = (it.next(), it.next(), it.next())
+            && (1..=38).contains(&p) && s <= p {
                 return Ok(DataType::Decimal128(p, s as i8));
             }
-        }
     }
     Err(format!(
         "unknown column type `{name}`; expected one of int64, float64, decimal(p,s), utf8, date, timestamp, boolean"

@@ -52,11 +52,10 @@ impl SourceFormat for XlsxFormat {
         if o.sheet.is_some() && o.sheets.is_some() {
             return Err("give either `sheet` or `sheets`, not both".into());
         }
-        if let Some(SheetSelection::All(s)) = &o.sheets {
-            if s != "*" {
+        if let Some(SheetSelection::All(s)) = &o.sheets
+            && s != "*" {
                 return Err(format!("`sheets` is a list of sheet names or \"*\", got `{s}`"));
             }
-        }
         Ok(Box::new(XlsxReader { options: o }))
     }
 }
