@@ -4,6 +4,9 @@
 //! table, and the command line ([`cli`]) queries them.
 
 pub mod cli;
+pub mod errors;
 pub mod generate;
 pub mod sources;
 pub mod project;
+pub mod suggest;
+pub mod transform;

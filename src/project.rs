@@ -5,16 +5,30 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::sources::config::parse_sources;
 use crate::sources::{RawSchema, Result, SourceError};
+use crate::transform::{ModelSet, StagingSchema, TransformError};
 
 /// The catalog every OmniMarket table lives in.
 pub const CATALOG: &str = "omnimarket";
 /// The schema of the raw source tables.
 pub const RAW_SCHEMA: &str = "raw";
+/// The schema of the cleaned tables built by the SQL models.
+pub const STAGING_SCHEMA: &str = "staging";
+
+/// Why a project could not be opened: a source declaration or a model file is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    #[error("{0}")]
+    Session(String),
+}
 
 pub const BUNDLED_SOURCES: &str = include_str!("../semantic/sources.yaml");
 
@@ -48,16 +62,19 @@ impl Project {
         RawSchema::new(resolved, &self.data_dir, partitions)
     }
 
-    /// A session with the raw tables registered, queryable as `raw.<name>` and unqualified.
-    pub fn session(&self) -> Result<(SessionContext, Arc<RawSchema>)> {
+    /// A session with the raw tables (`raw.<name>`, also unqualified) and the SQL models (`staging.<model>`)
+    /// registered; both are built on first use.
+    pub fn session(&self) -> std::result::Result<(SessionContext, Arc<RawSchema>), ProjectError> {
         let config = session_config();
         let partitions = config.target_partitions();
         let raw = Arc::new(self.raw_schema(partitions)?);
+        let models = ModelSet::load(&self.dir, &raw.names())?;
+        let staging = StagingSchema::new(models, raw.clone()).map_err(|e| ProjectError::Session(e.to_string()))?;
         let ctx = SessionContext::new_with_config(config);
         let catalog = MemoryCatalogProvider::new();
-        catalog
-            .register_schema(RAW_SCHEMA, raw.clone())
-            .map_err(|e| SourceError::config("session", e.to_string()))?;
+        for (name, schema) in [(RAW_SCHEMA, raw.clone() as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, Arc::new(staging))] {
+            catalog.register_schema(name, schema).map_err(|e| ProjectError::Session(e.to_string()))?;
+        }
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         Ok((ctx, raw))
     }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use errors::describe_error;
+pub use crate::errors::describe_error;
 
 #[derive(Debug, Parser)]
 #[command(name = "omnimarket", version, about = "OmniMarket 360: a semantic layer for an omnichannel retailer")]
