@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand. Exit codes: 0 success, 1 a failure in the data, the model or
 //! the query (the message says which file/line), 2 a usage error.
 
+mod check;
 mod errors;
 mod generate;
 mod output;
@@ -25,8 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Write the 14 raw source files of a synthetic, seeded business.
     Generate(generate::GenerateArgs),
-    /// Run SQL over the raw tables.
+    /// Run SQL over the raw tables (and the cleaned `staging.<model>` tables).
     Query(query::QueryArgs),
+    /// The data-quality report: rows in/out per model, what each cleaning rule did, tests, reconciliations.
+    Check(check::CheckArgs),
 }
 
 /// Where the model and the data are: shared by every command that reads them.
@@ -54,6 +57,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Generate(a) => generate::run(a),
         Command::Query(a) => query::run(a),
+        Command::Check(a) => check::run(a),
     };
     match result {
         Ok(code) => code,

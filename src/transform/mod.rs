@@ -6,6 +6,7 @@
 //! use. The raw layer is below this one and knows nothing of it.
 
 pub mod models;
+pub mod quality;
 pub mod staging;
 pub mod template;
 
