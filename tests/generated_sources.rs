@@ -3,38 +3,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-use common::scalar;
-use datafusion::prelude::SessionContext;
-use omnimarket::generate::{GenerateConfig, NoProgress, generate};
-use omnimarket::project::Project;
-
-/// Scale 1, seed 42, generated once per test run.
-fn data() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("generated-scale1-seed42");
-        let _ = std::fs::remove_dir_all(&dir);
-        let cfg = GenerateConfig { out_dir: dir.clone(), ..GenerateConfig::default() };
-        generate(&cfg, &NoProgress).expect("generate");
-        dir
-    })
-}
-
-fn session() -> SessionContext {
-    Project::new(env!("CARGO_MANIFEST_DIR"), data()).session().expect("session").0
-}
-
-async fn num(ctx: &SessionContext, q: &str) -> f64 {
-    let s = scalar(ctx, q).await;
-    s.parse().unwrap_or_else(|_| panic!("{q}: not a number: {s}"))
-}
+use common::{generated_session, num, scalar};
 
 #[tokio::test]
 async fn every_table_loads_with_its_volume() {
-    let ctx = session();
+    let ctx = generated_session();
     for (t, n) in [
         ("base_ventes", 50_000.0),
         ("Fait_Ventes", 50_000.0),
@@ -65,7 +38,7 @@ async fn every_table_loads_with_its_volume() {
 
 #[tokio::test]
 async fn the_two_copies_of_the_sales_agree_row_by_row() {
-    let ctx = session();
+    let ctx = generated_session();
     // Every column of the dump equals the workbook's, matched on ID_Vente (NULLs matched as NULLs).
     let q = "SELECT COUNT(*) FROM base_ventes d JOIN Fait_Ventes x ON d.ID_Vente = x.ID_Vente WHERE \
         (d.ID_Client IS DISTINCT FROM x.ID_Client) OR (d.ID_Produit IS DISTINCT FROM x.ID_Produit) OR \
@@ -92,7 +65,7 @@ async fn the_two_copies_of_the_sales_agree_row_by_row() {
 
 #[tokio::test]
 async fn seasonality_by_commercial_season() {
-    let ctx = session();
+    let ctx = generated_session();
     let per_day = |season: &str| {
         format!(
             "SELECT CAST(COUNT(*) AS DOUBLE) / (SELECT COUNT(*) FROM Dim_Temps WHERE Saison_Commerciale = '{season}') \
@@ -111,7 +84,7 @@ async fn seasonality_by_commercial_season() {
 
 #[tokio::test]
 async fn channel_mix_and_pareto_clients() {
-    let ctx = session();
+    let ctx = generated_session();
     let share = |canal: &str| {
         format!(
             "SELECT CAST(COUNT(*) AS DOUBLE) / 50000 FROM base_ventes v JOIN Dim_Canal c ON v.ID_Canal = c.ID_Canal WHERE c.Nom_Canal = '{canal}'"
@@ -135,7 +108,7 @@ async fn channel_mix_and_pareto_clients() {
 
 #[tokio::test]
 async fn returns_sessions_and_objectives() {
-    let ctx = session();
+    let ctx = generated_session();
     let rate = num(&ctx, "SELECT CAST((SELECT COUNT(*) FROM Fait_Retours) AS DOUBLE) / 50000").await;
     assert!((0.04..0.06).contains(&rate), "return rate {rate}");
     let size_colour = num(
@@ -168,7 +141,7 @@ async fn returns_sessions_and_objectives() {
 
 #[tokio::test]
 async fn planted_defects_have_their_exact_counts() {
-    let ctx = session();
+    let ctx = generated_session();
     assert_eq!(num(&ctx, "SELECT COUNT(*) FROM Dim_Client WHERE Telephone IS NULL").await, 100.0);
     assert_eq!(num(&ctx, "SELECT COUNT(*) FROM Dim_Client WHERE Ville IS NULL").await, 100.0);
     // The same person under a second ID: same e-mail.

@@ -2,36 +2,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-use common::scalar;
-use datafusion::prelude::SessionContext;
-use omnimarket::generate::{GenerateConfig, NoProgress, generate};
+use common::{generated_data, generated_session, num};
 use omnimarket::project::Project;
-
-fn data() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("transform-scale1-seed42");
-        let _ = std::fs::remove_dir_all(&dir);
-        generate(&GenerateConfig { out_dir: dir.clone(), ..GenerateConfig::default() }, &NoProgress).expect("generate");
-        dir
-    })
-}
-
-fn session() -> SessionContext {
-    Project::new(env!("CARGO_MANIFEST_DIR"), data()).session().expect("session").0
-}
-
-async fn num(ctx: &SessionContext, q: &str) -> f64 {
-    let s = scalar(ctx, q).await;
-    s.parse().unwrap_or_else(|_| panic!("{q}: not a number: {s}"))
-}
 
 #[tokio::test]
 async fn duplicates_are_merged_and_blanks_replaced() {
-    let ctx = session();
+    let ctx = generated_session();
     assert_eq!(num(&ctx, "SELECT COUNT(*) FROM staging.stg_clients").await, 5_000.0);
     assert_eq!(num(&ctx, "SELECT COUNT(DISTINCT Email) FROM staging.stg_clients").await, 5_000.0);
     // The survivor is the lowest ID of each person.
@@ -46,7 +22,7 @@ async fn duplicates_are_merged_and_blanks_replaced() {
 
 #[tokio::test]
 async fn cities_are_trimmed_and_proper_cased() {
-    let ctx = session();
+    let ctx = generated_session();
     // No city is left padded or in the wrong case, and every cleaned city is a city of the referential.
     assert_eq!(
         num(&ctx, "SELECT COUNT(*) FROM staging.stg_clients WHERE Ville <> trim(Ville) OR Ville = lower(Ville) OR Ville = upper(Ville)").await,
@@ -61,7 +37,7 @@ async fn cities_are_trimmed_and_proper_cased() {
 
 #[tokio::test]
 async fn sales_keep_orphans_drop_null_amounts_and_follow_the_survivor() {
-    let ctx = session();
+    let ctx = generated_session();
     assert_eq!(num(&ctx, "SELECT COUNT(*) FROM staging.stg_ventes").await, 50_000.0 - 25.0);
     // Orphans are kept.
     assert_eq!(
@@ -115,9 +91,9 @@ fn a_broken_model_is_reported_with_its_file_and_line() {
     std::fs::create_dir_all(project.path().join("sql")).expect("mkdir");
     std::fs::write(project.path().join("sql/a.sql"), "SELECT *\nFROM {{ ref('b') }}").expect("write");
     std::fs::write(project.path().join("sql/b.sql"), "SELECT *\n  FROM {{ ref('a') }}").expect("write");
-    let err = Project::new(project.path(), data()).session().err().map(|e| e.to_string()).unwrap_or_default();
+    let err = Project::new(project.path(), generated_data()).session().err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.ends_with("b.sql:2:8: models form a cycle: a → b → a"), "{err}");
     std::fs::write(project.path().join("sql/b.sql"), "SELECT * FROM {{ source('Dim_Clent') }}").expect("write");
-    let err = Project::new(project.path(), data()).session().err().map(|e| e.to_string()).unwrap_or_default();
+    let err = Project::new(project.path(), generated_data()).session().err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.ends_with("b.sql:1:15: unknown source `Dim_Clent`; did you mean `Dim_Client`?"), "{err}");
 }
