@@ -4,12 +4,7 @@
 //! Inference is deliberately conservative: a column becomes Int64, Float64, Date32 or Timestamp only when every
 //! non-empty value parses as one; anything else stays Utf8. Declaring the type in `sources.yaml` always wins.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 
 /// Parse a declared type name. Errors list the accepted names, since this text comes from a user's YAML.
@@ -208,71 +203,43 @@ fn looks_like_code(v: &str) -> bool {
     b[0] == b'+' || (b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit())
 }
 
-/// Build an Arrow array of `data_type` from optional text values. An empty value is NULL, for text too, as in
-/// CSV (an empty field) and XLSX (an empty cell), so that every format reads a missing value the same way. On a value that does not parse, returns the index of the row and what was expected.
+/// Build an Arrow array of `data_type` from optional text values, with the same typed builders as the
+/// tokenizing readers ([`super::builders::ColumnBuilder`]). An empty value is NULL, for text too, as in CSV (an
+/// empty field) and XLSX (an empty cell), so that every format reads a missing value the same way; other values
+/// are trimmed before parsing. On a value that does not parse, returns the index of the row and what was expected.
 pub fn build_array<'a>(
     data_type: &DataType,
     values: impl ExactSizeIterator<Item = Option<&'a str>>,
 ) -> Result<ArrayRef, (usize, String)> {
-    let n = values.len();
-    macro_rules! typed {
-        ($builder:expr, $parse:expr, $what:expr) => {{
-            let mut b = $builder;
-            for (i, v) in values.enumerate() {
-                match v.map(str::trim) {
-                    None | Some("") => b.append_null(),
-                    Some(s) => match $parse(s) {
-                        Some(x) => b.append_value(x),
-                        None => return Err((i, format!("expected {}, found `{}`", $what, s))),
-                    },
+    let supported = matches!(
+        data_type,
+        DataType::Int64
+            | DataType::Float64
+            | DataType::Date32
+            | DataType::Timestamp(TimeUnit::Microsecond, None)
+            | DataType::Boolean
+            | DataType::Decimal128(..)
+            | DataType::Utf8
+    );
+    if !supported {
+        return Err((0, format!("column type {data_type} is not supported by this reader")));
+    }
+    let text = *data_type == DataType::Utf8;
+    let mut col = super::builders::ColumnBuilder::new(data_type);
+    for (i, v) in values.enumerate() {
+        match v {
+            None => col.null(),
+            Some(raw) => {
+                let s = if text { raw } else { raw.trim() };
+                if s.is_empty() {
+                    col.null();
+                } else if !col.push(s) {
+                    return Err((i, format!("expected {}, found `{s}`", col.expects())));
                 }
             }
-            Arc::new(b.finish()) as ArrayRef
-        }};
+        }
     }
-    Ok(match data_type {
-        DataType::Int64 => typed!(Int64Builder::with_capacity(n), parse_int, "an integer"),
-        DataType::Float64 => typed!(Float64Builder::with_capacity(n), |s: &str| s.parse::<f64>().ok(), "a number"),
-        DataType::Date32 => typed!(Date32Builder::with_capacity(n), parse_date, "a date YYYY-MM-DD"),
-        DataType::Timestamp(TimeUnit::Microsecond, None) => typed!(
-            TimestampMicrosecondBuilder::with_capacity(n),
-            parse_timestamp_micros,
-            "a timestamp YYYY-MM-DD HH:MM:SS"
-        ),
-        DataType::Boolean => typed!(BooleanBuilder::with_capacity(n), parse_bool, "a boolean"),
-        DataType::Decimal128(p, s) => {
-            let scale = *s;
-            let arr = typed!(
-                Decimal128Builder::with_capacity(n),
-                |v: &str| parse_decimal(v, scale),
-                format!("a decimal with at most {scale} decimals")
-            );
-            let dec = arr
-                .as_any()
-                .downcast_ref::<datafusion::arrow::array::Decimal128Array>()
-                .map(|a| a.clone().with_precision_and_scale(*p, *s));
-            match dec {
-                Some(Ok(a)) => Arc::new(a) as ArrayRef,
-                _ => return Err((0, format!("invalid decimal({p},{s})"))),
-            }
-        }
-        DataType::Utf8 => {
-            let mut b = StringBuilder::with_capacity(n, n * 8);
-            for v in values {
-                b.append_option(v.filter(|s| !s.is_empty()));
-            }
-            Arc::new(b.finish()) as ArrayRef
-        }
-        other => return Err((0, format!("column type {other} is not supported by this reader"))),
-    })
-}
-
-/// Integers, also written as `12.0` (spreadsheets store every number as a float).
-fn parse_int(s: &str) -> Option<i64> {
-    s.parse::<i64>().ok().or_else(|| {
-        let f = s.parse::<f64>().ok()?;
-        (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
-    })
+    col.finish().map_err(|e| (0, e))
 }
 
 #[cfg(test)]
