@@ -8,6 +8,7 @@ use clap::Args;
 use super::output::{OutputFormat, write_batches};
 use super::errors::with_table_suggestion;
 use super::{ProjectArgs, describe_error, runtime};
+use crate::engine::Engine;
 use crate::project::{Project, default_data_dir};
 
 #[derive(Debug, Args)]
@@ -24,9 +25,9 @@ pub struct QueryArgs {
 pub fn run(args: QueryArgs) -> Result<ExitCode, String> {
     let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
     let project = Project::new(&args.project.project, data);
-    let (ctx, raw) = project.session().map_err(|e| e.to_string())?;
-    let explain = |e: datafusion::error::DataFusionError| with_table_suggestion(describe_error(&e), &raw.names());
-    let batches = runtime()?.block_on(async { ctx.sql(&args.sql).await.map_err(explain)?.collect().await.map_err(explain) })?;
+    let engine = Engine::open(&project).map_err(|e| e.to_string())?;
+    let explain = |e: datafusion::error::DataFusionError| with_table_suggestion(describe_error(&e), &engine.raw_table_names());
+    let batches = runtime()?.block_on(async { engine.sql(&args.sql).await.map_err(explain)?.collect().await.map_err(explain) })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     write_batches(&mut out, args.format, &batches)?;
