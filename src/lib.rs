@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod engine;
 pub mod errors;
+pub mod flight;
 pub mod generate;
 pub mod sources;
 pub mod project;

@@ -7,6 +7,8 @@ mod generate;
 mod output;
 mod progress;
 mod query;
+mod serve;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,12 @@ pub enum Command {
     Query(query::QueryArgs),
     /// The data-quality report: rows in/out per model, what each cleaning rule did, tests, reconciliations.
     Check(check::CheckArgs),
+    /// Serve the model over Arrow Flight SQL (BI tools, notebooks, `shell --connect`) until SIGINT/SIGTERM.
+    Serve(serve::ServeArgs),
+    /// An interactive SQL shell on the embedded engine, or on a server with --connect grpc://host:port.
+    Shell(shell::ShellArgs),
+    /// Manage the users file of `serve`.
+    User(serve::UserArgs),
 }
 
 /// Where the model and the data are: shared by every command that reads them.
@@ -58,6 +66,9 @@ pub fn run() -> ExitCode {
         Command::Generate(a) => generate::run(a),
         Command::Query(a) => query::run(a),
         Command::Check(a) => check::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Shell(a) => shell::run(a),
+        Command::User(a) => serve::run_user(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,400 @@
+//! The Flight SQL server through arrow-flight's own client, with the server started in-process on a free
+//! loopback port: statements, prepared statements with parameters, metadata, auth, TLS, cancellation.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use arrow_flight::sql::{
+    CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandStatementQuery, ProstMessageExt, SqlInfo,
+};
+use arrow_flight::{FlightDescriptor, FlightInfo};
+use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use futures::StreamExt;
+use omnimarket::engine::Engine;
+use omnimarket::flight::auth::{Authenticator, Users, hash_password};
+use omnimarket::flight::{RunningServer, ServerConfig, TlsFiles};
+use prost::Message;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+fn engine() -> Engine {
+    let project = omnimarket::project::Project::new(env!("CARGO_MANIFEST_DIR"), common::generated_data());
+    Engine::open(&project).expect("engine")
+}
+
+async fn start(auth: Authenticator, tls: Option<TlsFiles>) -> RunningServer {
+    let config = ServerConfig { addr: "127.0.0.1:0".parse().expect("addr"), tls, auth: Arc::new(auth) };
+    omnimarket::flight::start(engine(), config, std::future::pending()).await.expect("server starts")
+}
+
+fn users(ttl: Duration) -> Authenticator {
+    let text = format!("alice:{}\n", hash_password("wonderland").expect("hash"));
+    Authenticator::with_users(Users::parse("users", &text).expect("users"), ttl)
+}
+
+async fn connect(server: &RunningServer) -> FlightSqlServiceClient<Channel> {
+    let channel = Endpoint::from_shared(format!("http://{}", server.addr)).expect("uri").connect().await.expect("connect");
+    FlightSqlServiceClient::new(channel)
+}
+
+async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -> (Arc<Schema>, Vec<RecordBatch>) {
+    let mut batches = Vec::new();
+    let mut schema = Arc::new(info.clone().try_decode_schema().expect("schema in FlightInfo"));
+    for ep in info.endpoint {
+        let mut stream = client.do_get(ep.ticket.expect("ticket")).await.expect("do_get");
+        while let Some(b) = stream.next().await {
+            batches.push(b.expect("batch"));
+        }
+        if let Some(s) = stream.schema() {
+            schema = s.clone();
+        }
+    }
+    (schema, batches)
+}
+
+async fn query(client: &mut FlightSqlServiceClient<Channel>, sql: &str) -> (Arc<Schema>, Vec<RecordBatch>) {
+    let info = client.execute(sql.to_string(), None).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    fetch(client, info).await
+}
+
+fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}
+
+/// The raw gRPC status of GetFlightInfo for a statement (the SQL client folds statuses into strings).
+async fn statement_status(client: &mut FlightSqlServiceClient<Channel>, sql: &str, token: Option<&str>) -> tonic::Status {
+    let cmd = CommandStatementQuery { query: sql.into(), transaction_id: None };
+    let mut req = tonic::Request::new(FlightDescriptor::new_cmd(cmd.as_any().encode_to_vec()));
+    if let Some(t) = token {
+        req.metadata_mut().insert("authorization", format!("Bearer {t}").parse().expect("header"));
+    }
+    client.inner_mut().get_flight_info(req).await.expect_err("the call fails")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_stream_with_plain_types() {
+    let server = start(Authenticator::none(), None).await;
+    let mut client = connect(&server).await;
+    let (schema, batches) = query(
+        &mut client,
+        "SELECT c.Nom_Canal, COUNT(*) AS ventes, SUM(v.Montant_TTC) AS ca, MIN(v.Date_Vente) AS premiere
+         FROM staging.stg_ventes v JOIN Dim_Canal c ON v.ID_Canal = c.ID_Canal GROUP BY c.Nom_Canal ORDER BY 1",
+    )
+    .await;
+    assert_eq!(rows(&batches), 3);
+    assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
+    assert_eq!(schema.field(3).data_type(), &DataType::Date32, "dates keep their type");
+    let names = batches[0].column(0).as_any().downcast_ref::<StringArray>().expect("plain Utf8 on the wire");
+    assert_eq!(names.value(0), "Magasin");
+    let total: i64 = batches.iter().map(|b| b.column(1).as_any().downcast_ref::<Int64Array>().expect("i64").iter().flatten().sum::<i64>()).sum();
+    assert_eq!(total, 49_975);
+
+    // A Utf8View produced inside the query still leaves as Utf8.
+    let (schema, _) = query(&mut client, "SELECT arrow_cast(Nom_Canal, 'Utf8View') AS v FROM Dim_Canal").await;
+    assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
+
+    // An empty result still carries its schema.
+    let (schema, batches) = query(&mut client, "SELECT ID_Canal, Nom_Canal FROM Dim_Canal WHERE ID_Canal < 0").await;
+    assert_eq!(rows(&batches), 0);
+    assert_eq!(schema.fields().len(), 2);
+    assert_eq!(schema.field(1).name(), "Nom_Canal");
+
+    // Many batches: 50,000 sales stream through.
+    let (_, batches) = query(&mut client, "SELECT * FROM base_ventes").await;
+    assert_eq!(rows(&batches), 50_000);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sql_is_invalid_argument_and_the_server_keeps_running() {
+    let server = start(Authenticator::none(), None).await;
+    let mut client = connect(&server).await;
+    let s = statement_status(&mut client, "SELEC 1", None).await;
+    assert_eq!(s.code(), tonic::Code::InvalidArgument, "{s:?}");
+    let s = statement_status(&mut client, "SELECT * FROM Dim_Clien", None).await;
+    assert_eq!(s.code(), tonic::Code::InvalidArgument);
+    assert!(s.message().contains("did you mean `Dim_Client`"), "{}", s.message());
+    let s = statement_status(&mut client, "SELECT Montant_HTX FROM base_ventes", None).await;
+    assert_eq!(s.code(), tonic::Code::InvalidArgument, "{s:?}");
+    let (_, batches) = query(&mut client, "SELECT 1 AS one").await;
+    assert_eq!(rows(&batches), 1);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_bind_parameters_statelessly() {
+    let server = start(Authenticator::none(), None).await;
+    let mut client = connect(&server).await;
+    let mut stmt = client
+        .prepare("SELECT COUNT(*) AS n FROM base_ventes WHERE ID_Canal = ? AND Montant_TTC > ?".into(), None)
+        .await
+        .expect("prepare");
+    assert_eq!(stmt.parameter_schema().expect("params").fields().len(), 2);
+    let params = |canal: i32, min: f64| {
+        let schema = Arc::new(Schema::new(vec![Field::new("p1", DataType::Int32, false), Field::new("p2", DataType::Float64, false)]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(datafusion::arrow::array::Int32Array::from(vec![canal])),
+                Arc::new(datafusion::arrow::array::Float64Array::from(vec![min])),
+            ],
+        )
+        .expect("batch")
+    };
+    let mut counts = Vec::new();
+    for canal in 1..=3 {
+        stmt.set_parameters(params(canal, 0.0)).expect("bind");
+        let info = stmt.execute().await.expect("execute");
+        let (_, batches) = fetch(&mut client, info).await;
+        counts.push(batches[0].column(0).as_any().downcast_ref::<Int64Array>().expect("count").value(0));
+    }
+    assert!(counts.iter().all(|&n| n > 0), "{counts:?}");
+    let (_, all) = query(&mut client, "SELECT COUNT(*) FROM base_ventes WHERE Montant_TTC > 0").await;
+    let total = all[0].column(0).as_any().downcast_ref::<Int64Array>().expect("count").value(0);
+    assert_eq!(counts.iter().sum::<i64>(), total);
+
+    // A wrong parameter type is the caller's mistake.
+    let bad = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("p1", DataType::Utf8, false), Field::new("p2", DataType::Float64, false)])),
+        vec![
+            Arc::new(StringArray::from(vec!["not a number"])),
+            Arc::new(datafusion::arrow::array::Float64Array::from(vec![1.0])),
+        ],
+    )
+    .expect("batch");
+    stmt.set_parameters(bad).expect("bind");
+    let err = stmt.execute().await.expect_err("rejected");
+    assert!(err.to_string().contains("InvalidArgument") || err.to_string().contains("parameter"), "{err}");
+    stmt.close().await.expect("close");
+
+    // Concurrent executions of the same statement, each with its own parameters, do not mix.
+    let mut tasks = Vec::new();
+    for canal in 1..=3 {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let channel = Endpoint::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
+            let mut client = FlightSqlServiceClient::new(channel);
+            let mut stmt = client.prepare("SELECT COUNT(*) FROM base_ventes WHERE ID_Canal = $1 AND Montant_TTC > $2".into(), None).await.expect("prepare");
+            let mut seen = Vec::new();
+            for _ in 0..5 {
+                stmt.set_parameters(params(canal, 0.0)).expect("bind");
+                let info = stmt.execute().await.expect("execute");
+                let (_, b) = fetch(&mut client, info).await;
+                seen.push(b[0].column(0).as_any().downcast_ref::<Int64Array>().expect("count").value(0));
+            }
+            seen
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let seen = t.await.expect("task");
+        assert!(seen.iter().all(|&n| n == counts[i]), "canal {}: {seen:?} vs {}", i + 1, counts[i]);
+    }
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handle_outlives_its_server() {
+    // Stateless handles: a statement prepared on one server executes on another (a restart, a replica).
+    let first = start(Authenticator::none(), None).await;
+    let mut client = connect(&first).await;
+    let handle = prepare_raw(&mut client, "SELECT Nom_Canal FROM Dim_Canal ORDER BY ID_Canal").await;
+    let cmd = arrow_flight::sql::CommandPreparedStatementQuery { prepared_statement_handle: handle };
+    first.stop().await.expect("stops");
+    let second = start(Authenticator::none(), None).await;
+    let mut client = connect(&second).await;
+    let info = client
+        .inner_mut()
+        .get_flight_info(FlightDescriptor::new_cmd(cmd.as_any().encode_to_vec()))
+        .await
+        .expect("info")
+        .into_inner();
+    let (_, batches) = fetch(&mut client, info).await;
+    assert_eq!(rows(&batches), 3);
+    second.stop().await.expect("stops");
+}
+
+/// CreatePreparedStatement through the raw action, to get at the handle the typed client keeps private.
+async fn prepare_raw(client: &mut FlightSqlServiceClient<Channel>, sql: &str) -> bytes::Bytes {
+    let req = arrow_flight::sql::ActionCreatePreparedStatementRequest { query: sql.into(), transaction_id: None };
+    let action = arrow_flight::Action { r#type: "CreatePreparedStatement".into(), body: req.as_any().encode_to_vec().into() };
+    let mut results = client.do_action(action).await.expect("prepare");
+    let result = results.message().await.expect("reply").expect("one result");
+    let any = arrow_flight::sql::Any::decode(&*result.body).expect("Any");
+    let prepared: arrow_flight::sql::ActionCreatePreparedStatementResult = any.unpack().expect("unpack").expect("a result");
+    prepared.prepared_statement_handle
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_calls() {
+    let server = start(Authenticator::none(), None).await;
+    let mut client = connect(&server).await;
+
+    let info = client.get_catalogs().await.expect("catalogs");
+    let (_, b) = fetch(&mut client, info).await;
+    assert_eq!(b[0].column(0).as_any().downcast_ref::<StringArray>().expect("names").value(0), "omnimarket");
+
+    let info = client.get_db_schemas(CommandGetDbSchemas { catalog: None, db_schema_filter_pattern: None }).await.expect("schemas");
+    let (_, b) = fetch(&mut client, info).await;
+    let schemas: Vec<String> = b[0].column(1).as_any().downcast_ref::<StringArray>().expect("names").iter().flatten().map(String::from).collect();
+    assert!(schemas.contains(&"raw".to_string()) && schemas.contains(&"staging".to_string()), "{schemas:?}");
+    assert!(!schemas.contains(&"information_schema".to_string()));
+
+    // GetTables with a null catalog filter and include_schema, as ADBC's get_objects sends it.
+    let info = client
+        .get_tables(CommandGetTables {
+            catalog: None,
+            db_schema_filter_pattern: Some("staging".into()),
+            table_name_filter_pattern: Some("stg\\_v%".into()),
+            table_types: vec![],
+            include_schema: true,
+        })
+        .await
+        .expect("tables");
+    let (_, b) = fetch(&mut client, info).await;
+    assert_eq!(rows(&b), 1);
+    let table = b[0].column(2).as_any().downcast_ref::<StringArray>().expect("names").value(0).to_string();
+    assert_eq!(table, "stg_ventes");
+    let ipc = b[0].column(4).as_any().downcast_ref::<datafusion::arrow::array::BinaryArray>().expect("schema bytes").value(0).to_vec();
+    let schema = arrow_flight::IpcMessage(ipc.into());
+    let schema = Schema::try_from(schema).expect("IPC schema");
+    assert!(schema.field_with_name("Montant_TTC").is_ok(), "{schema:?}");
+
+    let info = client
+        .get_tables(CommandGetTables { catalog: None, db_schema_filter_pattern: None, table_name_filter_pattern: None, table_types: vec![], include_schema: false })
+        .await
+        .expect("tables");
+    let (_, b) = fetch(&mut client, info).await;
+    assert!(rows(&b) >= 15 + 4, "raw sources and staging models: {}", rows(&b));
+
+    let info = client.get_table_types().await.expect("types");
+    assert_eq!(rows(&fetch(&mut client, info).await.1), 2);
+
+    let info = client.get_sql_info(vec![SqlInfo::FlightSqlServerName, SqlInfo::FlightSqlServerReadOnly]).await.expect("sql info");
+    assert_eq!(rows(&fetch(&mut client, info).await.1), 2);
+
+    let info = client.get_xdbc_type_info(arrow_flight::sql::CommandGetXdbcTypeInfo { data_type: None }).await.expect("xdbc");
+    assert!(rows(&fetch(&mut client, info).await.1) >= 6);
+
+    let info = client
+        .get_primary_keys(CommandGetPrimaryKeys { catalog: None, db_schema: Some("staging".into()), table: "stg_ventes".into() })
+        .await
+        .expect("primary keys");
+    let (schema, _) = fetch(&mut client, info).await;
+    assert_eq!(schema.field(5).name(), "key_sequence");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_handshake_tokens_and_their_expiry() {
+    let server = start(users(Duration::from_secs(3600)), None).await;
+    let mut client = connect(&server).await;
+
+    let s = statement_status(&mut client, "SELECT 1", None).await;
+    assert_eq!(s.code(), tonic::Code::Unauthenticated);
+    assert!(s.message().contains("hand-shake"), "{}", s.message());
+
+    let err = client.handshake("alice", "wrong").await.expect_err("refused");
+    assert!(err.to_string().contains("invalid user name or password"), "{err}");
+    let err = client.handshake("mallory", "wonderland").await.expect_err("refused");
+    assert!(err.to_string().contains("valid authentication credentials"), "Unauthenticated: {err}");
+
+    client.handshake("alice", "wonderland").await.expect("logged in");
+    let token = client.token().cloned().expect("a bearer token");
+    let (_, b) = query(&mut client, "SELECT 1 AS one").await;
+    assert_eq!(rows(&b), 1);
+    let s = statement_status(&mut client, "SELECT 1", Some("forged")).await;
+    assert_eq!(s.code(), tonic::Code::Unauthenticated);
+    // Bad SQL from an authenticated user is still the user's mistake, not an auth failure.
+    let s = statement_status(&mut client, "SELEC 1", Some(&token)).await;
+    assert_eq!(s.code(), tonic::Code::InvalidArgument);
+    server.stop().await.expect("stops");
+
+    let server = start(users(Duration::from_millis(300)), None).await;
+    let mut client = connect(&server).await;
+    client.handshake("alice", "wonderland").await.expect("logged in");
+    let token = client.token().cloned().expect("token");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = statement_status(&mut client, "SELECT 1", Some(&token)).await;
+    assert_eq!(s.code(), tonic::Code::Unauthenticated);
+    assert!(s.message().contains("expired"), "{}", s.message());
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_stream_stops_its_query() {
+    let server = start(Authenticator::none(), None).await;
+    let mut client = connect(&server).await;
+    // Ten billion rows: only cancellation ends this query in test time.
+    let info = client
+        .execute("SELECT a.value * b.value AS v FROM generate_series(1, 100000) a CROSS JOIN generate_series(1, 100000) b".into(), None)
+        .await
+        .expect("planned");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    let mut stream = client.do_get(ticket).await.expect("do_get");
+    let first = stream.next().await.expect("a batch").expect("ok");
+    assert!(first.num_rows() > 0);
+    assert_eq!(server.active.count(), 1);
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.active.count() > 0 {
+        assert!(Instant::now() < deadline, "the query still runs 10 s after the client left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And the server still answers.
+    let (_, b) = query(&mut client, "SELECT 1 AS one").await;
+    assert_eq!(rows(&b), 1);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_self_signed_certificate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    if !made.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: no openssl to make a test certificate ({made:?})");
+        return;
+    }
+    let server = start(users(Duration::from_secs(60)), Some(TlsFiles { cert: cert.clone(), key })).await;
+    let pem = std::fs::read_to_string(&cert).expect("cert");
+    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)).domain_name("localhost");
+    let channel = Endpoint::from_shared(format!("https://localhost:{}", server.addr.port()))
+        .expect("uri")
+        .tls_config(tls)
+        .expect("tls")
+        .connect()
+        .await
+        .expect("TLS connect");
+    let mut client = FlightSqlServiceClient::new(channel);
+    client.handshake("alice", "wonderland").await.expect("logged in over TLS");
+    let (_, b) = query(&mut client, "SELECT Nom_Canal FROM Dim_Canal").await;
+    assert_eq!(rows(&b), 3);
+
+    // A plain-text client cannot talk to it.
+    let plain = Endpoint::from_shared(format!("http://{}", server.addr)).expect("uri").connect().await;
+    if let Ok(ch) = plain {
+        let mut c = FlightSqlServiceClient::new(ch);
+        assert!(c.handshake("alice", "wonderland").await.is_err());
+    }
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_auth_accepts_a_handshake_without_credentials() {
+    let server = start(Authenticator::none(), None).await;
+    let mut client = connect(&server).await;
+    client.handshake("anyone", "anything").await.expect("accepted");
+    let (_, b) = query(&mut client, "SELECT 1 AS one").await;
+    assert_eq!(rows(&b), 1);
+    server.stop().await.expect("stops");
+}
