@@ -10,6 +10,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::sources::config::parse_sources;
 use crate::sources::{RawSchema, Result, SourceError};
+use crate::transform::cache::ModelCache;
 use crate::transform::{ModelSet, StagingSchema, TransformError};
 
 /// The catalog every OmniMarket table lives in.
@@ -36,11 +37,20 @@ pub const BUNDLED_SOURCES: &str = include_str!("../semantic/sources.yaml");
 pub struct Project {
     pub dir: PathBuf,
     pub data_dir: PathBuf,
+    /// Whether the models' snapshots are read from and written to `<dir>/.omnimarket/cache/` (on by default;
+    /// `--no-cache` turns it off).
+    pub cache: bool,
 }
 
 impl Project {
     pub fn new(dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
-        Project { dir: dir.into(), data_dir: data_dir.into() }
+        Project { dir: dir.into(), data_dir: data_dir.into(), cache: true }
+    }
+
+    /// The same project with the snapshot cache on or off.
+    pub fn with_cache(mut self, on: bool) -> Self {
+        self.cache = on;
+        self
     }
 
     /// The project's sources file, or the bundled one when the project has none.
@@ -65,18 +75,30 @@ impl Project {
     /// A session with the raw tables (`raw.<name>`, also unqualified) and the SQL models (`staging.<model>`)
     /// registered; both are built on first use.
     pub fn session(&self) -> std::result::Result<(SessionContext, Arc<RawSchema>), ProjectError> {
+        let (ctx, raw, _) = self.open()?;
+        Ok((ctx, raw))
+    }
+
+    /// [`Project::session`], plus the staging schema itself (for `refresh`, and for tests that look at what
+    /// the snapshot cache did).
+    pub fn open(&self) -> std::result::Result<(SessionContext, Arc<RawSchema>, Arc<StagingSchema>), ProjectError> {
         let config = session_config();
         let partitions = config.target_partitions();
-        let raw = Arc::new(self.raw_schema(partitions)?);
+        let (sources_file, sources_text) = self.sources_text()?;
+        let raw = Arc::new(RawSchema::new(parse_sources(&sources_file, &sources_text)?, &self.data_dir, partitions)?);
         let models = ModelSet::load(&self.dir, &raw.names())?;
-        let staging = StagingSchema::new(models, raw.clone()).map_err(|e| ProjectError::Session(e.to_string()))?;
+        let cache = self.cache.then(|| ModelCache::new(&self.dir, &self.data_dir, &sources_text));
+        let staging =
+            Arc::new(StagingSchema::new(models, raw.clone(), cache).map_err(|e| ProjectError::Session(e.to_string()))?);
         let ctx = SessionContext::new_with_config(config);
         let catalog = MemoryCatalogProvider::new();
-        for (name, schema) in [(RAW_SCHEMA, raw.clone() as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, Arc::new(staging))] {
+        for (name, schema) in
+            [(RAW_SCHEMA, raw.clone() as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, staging.clone() as Arc<dyn SchemaProvider>)]
+        {
             catalog.register_schema(name, schema).map_err(|e| ProjectError::Session(e.to_string()))?;
         }
         ctx.register_catalog(CATALOG, Arc::new(catalog));
-        Ok((ctx, raw))
+        Ok((ctx, raw, staging))
     }
 }
 

@@ -9,6 +9,7 @@ mod progress;
 mod query;
 mod serve;
 mod shell;
+mod refresh;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ pub enum Command {
     Shell(shell::ShellArgs),
     /// Manage the users file of `serve`.
     User(serve::UserArgs),
+    /// Rebuild the cached model snapshots that are stale (only models downstream of a changed file).
+    Refresh(refresh::RefreshArgs),
 }
 
 /// Where the model and the data are: shared by every command that reads them.
@@ -49,6 +52,9 @@ pub struct ProjectArgs {
     /// Data directory holding the raw files (default: ./data, generated on first use when missing).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Neither read nor write the models' snapshots in `<project>/.omnimarket/cache/`: parse and clean from scratch.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 pub fn run() -> ExitCode {
@@ -69,6 +75,7 @@ pub fn run() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Shell(a) => shell::run(a),
         Command::User(a) => serve::run_user(a),
+        Command::Refresh(a) => refresh::run(a),
     };
     match result {
         Ok(code) => code,

@@ -24,7 +24,7 @@ pub struct QueryArgs {
 
 pub fn run(args: QueryArgs) -> Result<ExitCode, String> {
     let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let project = Project::new(&args.project.project, data);
+    let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let explain = |e: datafusion::error::DataFusionError| with_table_suggestion(describe_error(&e), &engine.raw_table_names());
     let batches = runtime()?.block_on(async { engine.sql(&args.sql).await.map_err(explain)?.collect().await.map_err(explain) })?;

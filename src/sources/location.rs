@@ -96,10 +96,38 @@ impl SourceLocation {
 
     /// Size and modification time, for cache keys and progress.
     pub async fn head(&self) -> Result<object_store::ObjectMeta> {
-        self.store
-            .head(&self.path)
-            .await
-            .map_err(|e| SourceError::Io { file: self.display.clone(), message: e.to_string() })
+        self.store.head(&self.path).await.map_err(|e| {
+            let message = match e {
+                object_store::Error::NotFound { .. } => "no such file".to_string(),
+                other => other.to_string(),
+            };
+            SourceError::Io { file: self.display.clone(), message }
+        })
+    }
+}
+
+/// What identifies one version of a source file without reading it: its size, modification time and the
+/// store's e-tag (on a local disk, derived from inode, size and mtime). The snapshot cache keys on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStamp {
+    pub file: String,
+    pub size: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub modified_ns: i64,
+    pub e_tag: Option<String>,
+}
+
+impl SourceLocation {
+    /// The file's current [`SourceStamp`].
+    pub async fn stamp(&self) -> Result<SourceStamp> {
+        let meta = self.head().await?;
+        Ok(SourceStamp {
+            file: self.display.clone(),
+            size: meta.size,
+            // Out of i64 range only past the year 2262; the microseconds then still tell versions apart.
+            modified_ns: meta.last_modified.timestamp_nanos_opt().unwrap_or_else(|| meta.last_modified.timestamp_micros()),
+            e_tag: meta.e_tag,
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use super::config::ResolvedSource;
 use super::error::{Result, SourceError};
-use super::location::SourceLocation;
+use super::location::{SourceLocation, SourceStamp};
 use super::{DeclaredTypes, RawTable, SourceInput, SourceReader};
 
 /// A decoded raw file, queryable. Scans are served from memory.
@@ -29,6 +29,9 @@ pub struct SourceTable {
     pub file: String,
     pub bytes: u64,
     pub data: RawTable,
+    /// The file's stamp taken just before it was read (None when the store cannot tell): what was decoded,
+    /// even if the file has changed since.
+    pub stamp: Option<SourceStamp>,
     mem: MemTable,
 }
 
@@ -41,7 +44,7 @@ impl SourceTable {
         }
         let mem = MemTable::try_new(data.schema.clone(), parts)
             .map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
-        Ok(SourceTable { name: name.to_string(), format, file: file.to_string(), bytes, data, mem })
+        Ok(SourceTable { name: name.to_string(), format, file: file.to_string(), bytes, data, stamp: None, mem })
     }
 }
 
@@ -119,13 +122,16 @@ impl RawSchema {
         let table = src
             .loaded
             .get_or_try_init(|| async {
+                // Stamped before reading: if the file changes in between, the stamp is the older one and the
+                // snapshot cache sees a change on the next start (a spare rebuild, never stale rows served).
+                let stamp = src.location.stamp().await.ok();
                 let bytes = src.location.read().await?;
                 let src2 = Arc::clone(src);
                 // Decoding is CPU work: keep it off the async workers.
                 tokio::task::spawn_blocking(move || {
                     let input = SourceInput { file: &src2.location.display, bytes: &bytes, declared: &src2.declared };
                     let data = src2.reader.read(&input)?;
-                    let t = SourceTable::new(
+                    let mut t = SourceTable::new(
                         &src2.name,
                         src2.format,
                         &src2.location.display,
@@ -133,6 +139,7 @@ impl RawSchema {
                         data,
                         partitions,
                     )?;
+                    t.stamp = stamp;
                     Ok::<_, SourceError>(Arc::new(t))
                 })
                 .await
@@ -140,6 +147,21 @@ impl RawSchema {
             })
             .await?;
         Ok(Some(Arc::clone(table)))
+    }
+
+    /// The stamp of the source's file: the one taken when it was decoded if it has been, so that a cache key
+    /// describes the rows this session actually holds; otherwise the file's current one.
+    pub async fn stamp(&self, name: &str) -> Result<Option<SourceStamp>> {
+        let Some(src) = self.find(name) else { return Ok(None) };
+        if let Some(stamp) = src.loaded.get().and_then(|t| t.stamp.clone()) {
+            return Ok(Some(stamp));
+        }
+        src.location.stamp().await.map(Some)
+    }
+
+    /// The sources decoded so far in this session (a cache hit decodes none).
+    pub fn parsed(&self) -> Vec<String> {
+        self.sources.iter().filter(|s| s.loaded.initialized()).map(|s| s.name.clone()).collect()
     }
 
     /// Load every source, two at a time (this machine class has 2 cores), failing on the first error.

@@ -3,8 +3,10 @@
 //! schema, in memory ("import mode").
 //!
 //! [`models`] finds and orders the models and checks every reference; [`staging`] materialises them on first
-//! use. The raw layer is below this one and knows nothing of it.
+//! use, reading them back from [`cache`] (Arrow IPC snapshots) when their inputs have not changed. The raw
+//! layer is below this one and knows nothing of it.
 
+pub mod cache;
 pub mod models;
 pub mod quality;
 pub mod staging;

@@ -15,6 +15,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("sql/staging/stg_retours.sql", include_str!("../../sql/staging/stg_retours.sql")),
     ("sql/staging/stg_trafic.sql", include_str!("../../sql/staging/stg_trafic.sql")),
     ("sql/staging/stg_geo.sql", include_str!("../../sql/staging/stg_geo.sql")),
+    ("sql/staging/stg_produits.sql", include_str!("../../sql/staging/stg_produits.sql")),
+    ("sql/staging/stg_temps.sql", include_str!("../../sql/staging/stg_temps.sql")),
+    ("sql/staging/stg_canaux.sql", include_str!("../../sql/staging/stg_canaux.sql")),
+    ("sql/staging/stg_promotions.sql", include_str!("../../sql/staging/stg_promotions.sql")),
+    ("sql/staging/stg_livraisons.sql", include_str!("../../sql/staging/stg_livraisons.sql")),
+    ("sql/staging/stg_motifs.sql", include_str!("../../sql/staging/stg_motifs.sql")),
+    ("sql/staging/stg_stock.sql", include_str!("../../sql/staging/stg_stock.sql")),
+    ("sql/staging/stg_objectifs.sql", include_str!("../../sql/staging/stg_objectifs.sql")),
 ];
 
 /// An error in a model file, located as `file:line:col`.
@@ -253,6 +261,20 @@ mod tests {
         assert_eq!(e.to_string(), "sql/a.sql:2:6: unknown source `Dim_Clint`; did you mean `Dim_Client`?");
         let e = set(&[("sql/a.sql", "SELECT 1"), ("sql/b.sql", "SELECT * FROM {{ ref('c') }}")]).unwrap_err();
         assert_eq!(e.to_string(), "sql/b.sql:1:15: unknown model `c`");
+    }
+
+    #[test]
+    fn every_model_file_is_bundled() {
+        // A model added to sql/ but not to BUNDLED would silently be missing from the binary.
+        let mut on_disk = Vec::new();
+        collect_sql(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"), &mut on_disk).unwrap_or_else(|e| panic!("{e}"));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut on_disk: Vec<String> =
+            on_disk.iter().filter_map(|p| p.strip_prefix(root).ok()).map(|p| p.display().to_string()).collect();
+        on_disk.sort();
+        let mut bundled: Vec<String> = BUNDLED.iter().map(|(f, _)| f.to_string()).collect();
+        bundled.sort();
+        assert_eq!(bundled, on_disk);
     }
 
     #[test]
