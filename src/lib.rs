@@ -4,11 +4,14 @@
 //! table, and the command line ([`cli`]) queries them.
 
 pub mod cli;
+pub mod dax;
 pub mod engine;
 pub mod errors;
 pub mod flight;
 pub mod generate;
+pub mod model;
 pub mod sources;
 pub mod project;
+pub mod query;
 pub mod suggest;
 pub mod transform;

@@ -27,6 +27,8 @@ pub enum ProjectError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Transform(#[from] TransformError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     #[error("{0}")]
     Session(String),
 }

@@ -2,6 +2,8 @@
 //! the query (the message says which file/line), 2 a usage error.
 
 mod check;
+mod compile;
+mod model;
 mod errors;
 mod generate;
 mod output;
@@ -33,6 +35,10 @@ pub enum Command {
     Query(query::QueryArgs),
     /// The data-quality report: rows in/out per model, what each cleaning rule did, tests, reconciliations.
     Check(check::CheckArgs),
+    /// Print the SQL that runs for a query: semantic blocks compiled, plain SQL unchanged.
+    Compile(compile::CompileArgs),
+    /// The semantic model: tables, relationships, attributes and measures by folder.
+    Model(model::ModelArgs),
     /// Serve the model over Arrow Flight SQL (BI tools, notebooks, `shell --connect`) until SIGINT/SIGTERM.
     Serve(serve::ServeArgs),
     /// An interactive SQL shell on the embedded engine, or on a server with --connect grpc://host:port.
@@ -72,6 +78,8 @@ pub fn run() -> ExitCode {
         Command::Generate(a) => generate::run(a),
         Command::Query(a) => query::run(a),
         Command::Check(a) => check::run(a),
+        Command::Compile(a) => compile::run(a),
+        Command::Model(a) => model::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Shell(a) => shell::run(a),
         Command::User(a) => serve::run_user(a),

@@ -1,0 +1,65 @@
+//! The DAX syntax tree: what the parser produces and the binder reads. Offsets are byte offsets into the
+//! measure's DAX text, so errors can point at the exact place in the model file.
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Number(f64),
+    Text(String),
+    /// `[Measure]`
+    Measure { name: String, at: usize },
+    /// `Table[Column]` or `'Table'[Column]`
+    Column { table: String, column: String, at: usize },
+    /// A bare name: a VAR, TRUE/FALSE written without parentheses, or a keyword argument such as DESC or MONTH.
+    Name { name: String, at: usize },
+    Unary { op: UnaryOp, expr: Box<Expr>, at: usize },
+    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr>, at: usize },
+    /// A function call; an omitted argument (`RANKX(t, e, , DESC)`) is `None`.
+    Call { name: String, args: Vec<Option<Expr>>, at: usize },
+    /// `VAR a = ... VAR b = ... RETURN body`
+    Let { vars: Vec<(String, Expr, usize)>, body: Box<Expr> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Concat,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+}
+
+impl BinaryOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq)
+    }
+}
+
+impl Expr {
+    /// Where the expression starts in the DAX text.
+    pub fn at(&self) -> usize {
+        match self {
+            Expr::Number(_) | Expr::Text(_) => 0,
+            Expr::Measure { at, .. }
+            | Expr::Column { at, .. }
+            | Expr::Name { at, .. }
+            | Expr::Unary { at, .. }
+            | Expr::Binary { at, .. }
+            | Expr::Call { at, .. } => *at,
+            Expr::Let { vars, body } => vars.first().map(|v| v.2).unwrap_or_else(|| body.at()),
+        }
+    }
+}

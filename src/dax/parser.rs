@@ -1,0 +1,356 @@
+//! A hand-written lexer and precedence-climbing parser for the DAX subset the model's measures use.
+//! Precedence follows DAX: `||` < `&&` < comparisons < `&` < `+ -` < `* /` < unary `-`/NOT.
+
+use super::ast::{BinaryOp, Expr, UnaryOp};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    pub at: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Number(f64),
+    Text(String),
+    Ident(String),
+    /// `'Quoted Table'`
+    QuotedIdent(String),
+    /// `[Name]`
+    Bracket(String),
+    Sym(&'static str),
+    End,
+}
+
+struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn tokens(src: &'a str) -> Result<Vec<(Tok, usize)>, ParseError> {
+        let mut lx = Lexer { src, pos: 0 };
+        let mut out = Vec::new();
+        loop {
+            lx.skip_trivia();
+            let at = lx.pos;
+            let tok = lx.next()?;
+            let end = tok == Tok::End;
+            out.push((tok, at));
+            if end {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.src[self.pos..]
+    }
+
+    fn skip_trivia(&mut self) {
+        loop {
+            let rest = self.rest();
+            let trimmed = rest.trim_start();
+            self.pos += rest.len() - trimmed.len();
+            if trimmed.starts_with("--") || trimmed.starts_with("//") {
+                self.pos += trimmed.find('\n').unwrap_or(trimmed.len());
+            } else if let Some(body) = trimmed.strip_prefix("/*") {
+                self.pos += 2 + body.find("*/").map(|i| i + 2).unwrap_or(body.len());
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn next(&mut self) -> Result<Tok, ParseError> {
+        let rest = self.rest();
+        let Some(c) = rest.chars().next() else { return Ok(Tok::End) };
+        let at = self.pos;
+        if c.is_ascii_digit() || (c == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit())) {
+            let len = rest.find(|ch: char| !(ch.is_ascii_digit() || ch == '.')).unwrap_or(rest.len());
+            let text = &rest[..len];
+            self.pos += len;
+            return text
+                .parse()
+                .map(Tok::Number)
+                .map_err(|_| ParseError { at, message: format!("`{text}` is not a number") });
+        }
+        if c == '"' {
+            // DAX doubles a quote inside a string: "say ""hi""".
+            let mut value = String::new();
+            let mut i = 1;
+            let bytes = rest.as_bytes();
+            loop {
+                match bytes.get(i) {
+                    None => return Err(ParseError { at, message: "unterminated string: a closing `\"` was expected".into() }),
+                    Some(b'"') if bytes.get(i + 1) == Some(&b'"') => {
+                        value.push('"');
+                        i += 2;
+                    }
+                    Some(b'"') => break,
+                    Some(_) => {
+                        let ch = rest[i..].chars().next().unwrap_or('\0');
+                        value.push(ch);
+                        i += ch.len_utf8();
+                    }
+                }
+            }
+            self.pos += i + 1;
+            return Ok(Tok::Text(value));
+        }
+        if c == '[' || c == '\'' {
+            let close = if c == '[' { ']' } else { '\'' };
+            let Some(end) = rest[1..].find(close) else {
+                return Err(ParseError { at, message: format!("unterminated name: a closing `{close}` was expected") });
+            };
+            let name = rest[1..1 + end].trim().to_string();
+            self.pos += end + 2;
+            return Ok(if c == '[' { Tok::Bracket(name) } else { Tok::QuotedIdent(name) });
+        }
+        if c.is_alphabetic() || c == '_' {
+            let len = rest.find(|ch: char| !(ch.is_alphanumeric() || ch == '_' || ch == '.')).unwrap_or(rest.len());
+            self.pos += len;
+            return Ok(Tok::Ident(rest[..len].to_string()));
+        }
+        for sym in ["&&", "||", "<=", ">=", "<>", "==", "(", ")", ",", "+", "-", "*", "/", "&", "=", "<", ">"] {
+            if rest.starts_with(sym) {
+                self.pos += sym.len();
+                return Ok(Tok::Sym(sym));
+            }
+        }
+        Err(ParseError { at, message: format!("unexpected character `{c}`") })
+    }
+}
+
+/// Parses one DAX expression (a measure's definition).
+pub fn parse(src: &str) -> Result<Expr, ParseError> {
+    let tokens = Lexer::tokens(src)?;
+    let mut p = Parser { tokens, i: 0 };
+    let expr = p.expr()?;
+    match p.peek() {
+        Tok::End => Ok(expr),
+        other => Err(p.error(format!("unexpected {} after the end of the expression", describe(other)))),
+    }
+}
+
+struct Parser {
+    tokens: Vec<(Tok, usize)>,
+    i: usize,
+}
+
+fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Number(n) => format!("number `{n}`"),
+        Tok::Text(s) => format!("string \"{s}\""),
+        Tok::Ident(s) => format!("`{s}`"),
+        Tok::QuotedIdent(s) => format!("`'{s}'`"),
+        Tok::Bracket(s) => format!("`[{s}]`"),
+        Tok::Sym(s) => format!("`{s}`"),
+        Tok::End => "end of expression".into(),
+    }
+}
+
+impl Parser {
+    fn peek(&self) -> &Tok {
+        &self.tokens[self.i.min(self.tokens.len() - 1)].0
+    }
+    fn at(&self) -> usize {
+        self.tokens[self.i.min(self.tokens.len() - 1)].1
+    }
+    fn bump(&mut self) -> Tok {
+        let t = self.peek().clone();
+        if self.i < self.tokens.len() - 1 {
+            self.i += 1;
+        }
+        t
+    }
+    fn error(&self, message: String) -> ParseError {
+        ParseError { at: self.at(), message }
+    }
+    fn eat(&mut self, sym: &str) -> bool {
+        if matches!(self.peek(), Tok::Sym(s) if *s == sym) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, sym: &str) -> Result<(), ParseError> {
+        if self.eat(sym) { Ok(()) } else { Err(self.error(format!("expected `{sym}`, found {}", describe(self.peek())))) }
+    }
+    fn keyword(&self, kw: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(s) if s.eq_ignore_ascii_case(kw))
+    }
+
+    fn expr(&mut self) -> Result<Expr, ParseError> {
+        if self.keyword("VAR") {
+            return self.let_block();
+        }
+        self.binary(0)
+    }
+
+    fn let_block(&mut self) -> Result<Expr, ParseError> {
+        let mut vars = Vec::new();
+        while self.keyword("VAR") {
+            self.bump();
+            let at = self.at();
+            let name = match self.bump() {
+                Tok::Ident(n) => n,
+                other => return Err(ParseError { at, message: format!("expected a variable name after VAR, found {}", describe(&other)) }),
+            };
+            self.expect("=")?;
+            let value = self.binary(0)?;
+            vars.push((name, value, at));
+        }
+        if !self.keyword("RETURN") {
+            return Err(self.error(format!("expected VAR or RETURN, found {}", describe(self.peek()))));
+        }
+        self.bump();
+        let body = self.expr()?;
+        Ok(Expr::Let { vars, body: Box::new(body) })
+    }
+
+    fn binary_op(&self) -> Option<(BinaryOp, u8)> {
+        let Tok::Sym(s) = self.peek() else { return None };
+        Some(match *s {
+            "||" => (BinaryOp::Or, 1),
+            "&&" => (BinaryOp::And, 2),
+            "=" | "==" => (BinaryOp::Eq, 3),
+            "<>" => (BinaryOp::NotEq, 3),
+            "<" => (BinaryOp::Lt, 3),
+            "<=" => (BinaryOp::LtEq, 3),
+            ">" => (BinaryOp::Gt, 3),
+            ">=" => (BinaryOp::GtEq, 3),
+            "&" => (BinaryOp::Concat, 4),
+            "+" => (BinaryOp::Add, 5),
+            "-" => (BinaryOp::Sub, 5),
+            "*" => (BinaryOp::Mul, 6),
+            "/" => (BinaryOp::Div, 6),
+            _ => return None,
+        })
+    }
+
+    fn binary(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
+        let mut left = self.unary()?;
+        while let Some((op, prec)) = self.binary_op() {
+            if prec <= min_prec {
+                break;
+            }
+            let at = self.at();
+            self.bump();
+            let right = self.binary(prec)?;
+            left = Expr::Binary { op, left: Box::new(left), right: Box::new(right), at };
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        let at = self.at();
+        if self.eat("-") {
+            let expr = self.unary()?;
+            return Ok(Expr::Unary { op: UnaryOp::Neg, expr: Box::new(expr), at });
+        }
+        if self.eat("+") {
+            return self.unary();
+        }
+        if self.keyword("NOT") && !matches!(self.tokens.get(self.i + 1), Some((Tok::Sym("("), _))) {
+            self.bump();
+            let expr = self.unary()?;
+            return Ok(Expr::Unary { op: UnaryOp::Not, expr: Box::new(expr), at });
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        let at = self.at();
+        match self.bump() {
+            Tok::Number(n) => Ok(Expr::Number(n)),
+            Tok::Text(s) => Ok(Expr::Text(s)),
+            Tok::Bracket(name) => Ok(Expr::Measure { name, at }),
+            Tok::QuotedIdent(table) => self.column_after(table, at),
+            Tok::Ident(name) => {
+                if self.eat("(") {
+                    let args = self.arguments()?;
+                    Ok(Expr::Call { name: name.to_ascii_uppercase(), args, at })
+                } else if matches!(self.peek(), Tok::Bracket(_)) {
+                    self.column_after(name, at)
+                } else {
+                    Ok(Expr::Name { name, at })
+                }
+            }
+            Tok::Sym("(") => {
+                let e = self.expr()?;
+                self.expect(")")?;
+                Ok(e)
+            }
+            other => Err(ParseError { at, message: format!("expected an expression, found {}", describe(&other)) }),
+        }
+    }
+
+    fn column_after(&mut self, table: String, at: usize) -> Result<Expr, ParseError> {
+        match self.bump() {
+            Tok::Bracket(column) => Ok(Expr::Column { table, column, at }),
+            other => Err(ParseError { at: self.at(), message: format!("expected `[Column]` after table `{table}`, found {}", describe(&other)) }),
+        }
+    }
+
+    fn arguments(&mut self) -> Result<Vec<Option<Expr>>, ParseError> {
+        let mut args = Vec::new();
+        if self.eat(")") {
+            return Ok(args);
+        }
+        loop {
+            if matches!(self.peek(), Tok::Sym(",") | Tok::Sym(")")) {
+                args.push(None);
+            } else {
+                args.push(Some(self.expr()?));
+            }
+            if self.eat(",") {
+                continue;
+            }
+            self.expect(")")?;
+            return Ok(args);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_and_calls() {
+        let e = parse("DIVIDE([A] - [B], [B], 0)").unwrap();
+        let Expr::Call { name, args, .. } = e else { panic!("not a call") };
+        assert_eq!(name, "DIVIDE");
+        assert_eq!(args.len(), 3);
+        assert!(matches!(args[0], Some(Expr::Binary { op: BinaryOp::Sub, .. })));
+        let e = parse("1 - 2 * 3 < 4 && TRUE()").unwrap();
+        let Expr::Binary { op: BinaryOp::And, left, .. } = e else { panic!("&& binds loosest") };
+        assert!(matches!(*left, Expr::Binary { op: BinaryOp::Lt, .. }));
+    }
+
+    #[test]
+    fn columns_vars_and_omitted_arguments() {
+        let e = parse("VAR x = SUM('Fait Ventes'[Montant]) RETURN RANKX(ALL(T[c]), x, , DESC, DENSE)").unwrap();
+        let Expr::Let { vars, body } = e else { panic!("not a VAR block") };
+        assert_eq!(vars[0].0, "x");
+        assert!(matches!(&vars[0].1, Expr::Call { args, .. } if matches!(&args[0], Some(Expr::Column { table, .. }) if table == "Fait Ventes")));
+        let Expr::Call { args, .. } = *body else { panic!() };
+        assert_eq!(args[2], None);
+        assert!(matches!(&args[3], Some(Expr::Name { name, .. }) if name == "DESC"));
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_token() {
+        let err = parse("SUM(Fait_Ventes[Montant_TTC]").unwrap_err();
+        assert_eq!(err.at, 28);
+        assert!(err.message.contains("expected `)`"), "{}", err.message);
+        let err = parse("[A] +* 2").unwrap_err();
+        assert_eq!(err.at, 5);
+        let err = parse("\"open").unwrap_err();
+        assert!(err.message.contains("unterminated string"));
+        assert_eq!(parse("\"a \"\"b\"\"\"").unwrap(), Expr::Text("a \"b\"".into()));
+    }
+}
