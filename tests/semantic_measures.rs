@@ -2,77 +2,9 @@
 //! (tests/fixtures/semantic_small.sql), against values computed by hand (the comments show the arithmetic) or
 //! by an independent plain-SQL query over the same tables.
 
-use std::sync::Arc;
+mod semantic_fixture;
 
-use datafusion::arrow::array::Array;
-use datafusion::arrow::util::display::array_value_to_string;
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider};
-use datafusion::prelude::SessionContext;
-use omnimarket::engine::Engine;
-use omnimarket::model::load::load_project;
-
-const FIXTURE: &str = include_str!("fixtures/semantic_small.sql");
-
-async fn fixture() -> Engine {
-    let ctx = SessionContext::new_with_config(omnimarket::project::session_config());
-    let catalog = MemoryCatalogProvider::new();
-    catalog.register_schema("staging", Arc::new(MemorySchemaProvider::new())).expect("schema");
-    catalog.register_schema("raw", Arc::new(MemorySchemaProvider::new())).expect("schema");
-    ctx.register_catalog("omnimarket", Arc::new(catalog));
-    for statement in FIXTURE.split("\n;\n").map(str::trim).filter(|s| !s.is_empty()) {
-        ctx.sql(statement).await.unwrap_or_else(|e| panic!("{statement}: {e}")).collect().await.expect("fixture");
-    }
-    let model = load_project(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the bundled model loads");
-    Engine::with_context(ctx, model)
-}
-
-type Rows = Vec<Vec<String>>;
-
-async fn rows_of(df: datafusion::dataframe::DataFrame) -> Rows {
-    let batches = df.collect().await.expect("runs");
-    let mut out = Vec::new();
-    for b in &batches {
-        for r in 0..b.num_rows() {
-            out.push(
-                b.columns()
-                    .iter()
-                    .map(|c| if c.is_null(r) { "NULL".to_string() } else { array_value_to_string(c, r).unwrap_or_default() })
-                    .collect(),
-            );
-        }
-    }
-    out
-}
-
-async fn semantic(e: &Engine, sql: &str) -> Rows {
-    let df = e.sql(sql).await.unwrap_or_else(|err| panic!("{sql}\n{err}"));
-    rows_of(df).await
-}
-
-async fn plain(e: &Engine, sql: &str) -> Rows {
-    rows_of(e.context().sql(sql).await.unwrap_or_else(|err| panic!("{sql}\n{err}"))).await
-}
-
-fn same(a: &str, b: &str) -> bool {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
-        _ => a == b,
-    }
-}
-
-#[track_caller]
-fn assert_rows(actual: &Rows, expected: &[&[&str]]) {
-    let ok = actual.len() == expected.len()
-        && actual.iter().zip(expected).all(|(a, e)| a.len() == e.len() && a.iter().zip(e.iter()).all(|(x, y)| same(x, y)));
-    assert!(ok, "rows differ\nactual:   {actual:?}\nexpected: {expected:?}");
-}
-
-#[track_caller]
-fn assert_same_rows(actual: &Rows, expected: &Rows) {
-    let e: Vec<Vec<&str>> = expected.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
-    let e: Vec<&[&str]> = e.iter().map(|r| r.as_slice()).collect();
-    assert_rows(actual, &e);
-}
+use semantic_fixture::{assert_rows, assert_same_rows, fixture, plain, same, semantic};
 
 const T: &str = "omnimarket.staging";
 

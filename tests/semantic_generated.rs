@@ -1,0 +1,109 @@
+//! The semantic layer on the generated default dataset: every dashboard query runs, and the headline measures
+//! agree with independent plain-SQL queries over the cleaned tables.
+
+mod common;
+
+use datafusion::arrow::array::Array;
+use datafusion::arrow::util::display::array_value_to_string;
+use omnimarket::engine::Engine;
+use omnimarket::project::Project;
+
+fn engine() -> Engine {
+    Engine::open(&Project::new(env!("CARGO_MANIFEST_DIR"), common::generated_data())).expect("engine")
+}
+
+async fn rows(e: &Engine, sql: &str, semantic: bool) -> Vec<Vec<String>> {
+    let df = if semantic { e.sql(sql).await } else { e.context().sql(sql).await }.unwrap_or_else(|err| panic!("{sql}\n{err}"));
+    let batches = df.collect().await.unwrap_or_else(|err| panic!("{sql}\n{err}"));
+    let mut out = Vec::new();
+    for b in &batches {
+        for r in 0..b.num_rows() {
+            out.push(b.columns().iter().map(|c| if c.is_null(r) { "NULL".into() } else { array_value_to_string(c, r).unwrap_or_default() }).collect());
+        }
+    }
+    out
+}
+
+fn close(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        _ => a == b,
+    }
+}
+
+#[track_caller]
+fn assert_close(got: &[Vec<String>], want: &[Vec<String>]) {
+    let ok = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(a, b)));
+    assert!(ok, "differ\n got: {got:?}\nwant: {want:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_query_runs() {
+    let e = engine();
+    for d in omnimarket::dashboards::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("dashboards") {
+        for v in &d.visuals {
+            let r = rows(&e, &v.sql, true).await;
+            assert!(!r.is_empty(), "{}/{} returned no row", d.name, v.name);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headline_measures_match_plain_sql() {
+    let e = engine();
+    let s = "omnimarket.staging";
+    // Revenue, margin and clients by year and channel.
+    let got = rows(
+        &e,
+        "SELECT Annee, Nom_Canal, MEASURE(CA_Total), MEASURE(Marge_Totale), MEASURE(Nb_Transactions), MEASURE(Nb_Clients_Actifs) FROM omnimarket GROUP BY Annee, Nom_Canal",
+        true,
+    )
+    .await;
+    let want = rows(
+        &e,
+        &format!(
+            "SELECT t.\"Annee\", c.\"Nom_Canal\", SUM(v.\"Montant_TTC\"), SUM(v.\"Marge\"), COUNT(*), COUNT(DISTINCT v.\"ID_Client\") FROM {s}.stg_ventes v \
+             JOIN {s}.stg_temps t ON t.\"ID_Date\" = v.\"ID_Date\" JOIN {s}.stg_canaux c ON c.\"ID_Canal\" = v.\"ID_Canal\" GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+        false,
+    )
+    .await;
+    assert_close(&got, &want);
+    // Returns by the month they were returned in, and by the category of the product sold.
+    let got = rows(&e, "SELECT Categorie, MEASURE(Nb_Retours), MEASURE(Montant_Retours) FROM omnimarket WHERE Annee = 2024 GROUP BY Categorie", true).await;
+    let want = rows(
+        &e,
+        &format!(
+            "SELECT p.\"Categorie\", COUNT(*), SUM(r.\"Montant_Rembourse\") FROM {s}.stg_retours r JOIN {s}.stg_temps t ON t.\"ID_Date\" = r.\"ID_Date_Retour\" \
+             JOIN {s}.stg_ventes v ON v.\"ID_Vente\" = r.\"ID_Vente\" JOIN {s}.stg_produits p ON p.\"ID_Produit\" = v.\"ID_Produit\" \
+             WHERE t.\"Annee\" = 2024 GROUP BY 1 ORDER BY 1"
+        ),
+        false,
+    )
+    .await;
+    assert_close(&got, &want);
+    // Year over year at month grain, against a self-join of monthly totals.
+    let got = rows(&e, "SELECT Annee, Mois, MEASURE(CA_Annee_Precedente) FROM omnimarket WHERE Annee = 2024 GROUP BY Annee, Mois", true).await;
+    let want = rows(
+        &e,
+        &format!(
+            "SELECT t.\"Annee\" + 1, t.\"Mois\", SUM(v.\"Montant_TTC\") FROM {s}.stg_ventes v JOIN {s}.stg_temps t ON t.\"ID_Date\" = v.\"ID_Date\" \
+             WHERE t.\"Annee\" = 2023 GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+        false,
+    )
+    .await;
+    assert_close(&got, &want);
+    // The ABC classes partition the products, and class A holds at most 70% of the revenue.
+    let got = rows(
+        &e,
+        "SELECT Classe_ABC, COUNT(*), SUM(CA) FROM (SELECT Nom_Produit, MEASURE(Classe_ABC) AS Classe_ABC, MEASURE(CA_Total) AS CA FROM omnimarket GROUP BY Nom_Produit) p GROUP BY Classe_ABC ORDER BY Classe_ABC",
+        true,
+    )
+    .await;
+    let products: i64 = got.iter().map(|r| r[1].parse::<i64>().unwrap_or(0)).sum();
+    assert_eq!(products, 300, "{got:?}");
+    let total: f64 = got.iter().map(|r| r[2].parse::<f64>().unwrap_or(0.0)).sum();
+    let a: f64 = got[0][2].parse().unwrap_or(0.0);
+    assert!(a / total <= 0.7 + 1e-9 && a / total > 0.5, "{got:?}");
+}

@@ -1,0 +1,182 @@
+//! The semantic SQL surface as BI tools and analysts write it, and the errors a model or a query gets.
+
+mod semantic_fixture;
+
+use omnimarket::engine::Engine;
+use omnimarket::model::load::{BUNDLED_MEASURES, BUNDLED_MODEL, load_project};
+use semantic_fixture::{assert_rows, fixture, fixture_context, semantic};
+
+#[tokio::test]
+async fn bi_tool_sql_quoted_names_aggregates_positions_and_limits() {
+    let e = fixture().await;
+    let got = semantic(
+        &e,
+        "SELECT \"Nom_Canal\", SUM(\"CA_Total\") AS \"SUM(CA_Total)\" FROM \"semantic\".\"omnimarket\" GROUP BY \"Nom_Canal\" ORDER BY \"SUM(CA_Total)\" DESC LIMIT 10000",
+    )
+    .await;
+    assert_rows(&got, &[&["Web", "936"], &["Magasin", "360"], &["Mobile", "360"]]);
+    // GROUP BY position, a bare measure name as a column, no alias.
+    let got = semantic(&e, "SELECT Annee, CA_Total FROM omnimarket GROUP BY 1").await;
+    assert_rows(&got, &[&["2023", "996"], &["2024", "660"]]);
+    // No GROUP BY: the named attributes are grouped by.
+    let got = semantic(&e, "SELECT Annee, MEASURE(Nb_Transactions) FROM semantic.omnimarket WHERE Annee = 2024").await;
+    assert_rows(&got, &[&["2024", "5"]]);
+    // HAVING and ORDER BY on measures (one not selected), LIMIT with OFFSET.
+    let got = semantic(
+        &e,
+        "SELECT Nom_Produit, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY Nom_Produit HAVING MEASURE(CA_Total) > 100 ORDER BY MEASURE(Nb_Transactions) DESC, Nom_Produit LIMIT 2 OFFSET 1",
+    )
+    .await;
+    // Transactions: Alpha 6, Beta 3, Gamma 2.
+    assert_rows(&got, &[&["Beta", "720"], &["Gamma", "120"]]);
+}
+
+#[tokio::test]
+async fn a_semantic_query_inside_ordinary_sql() {
+    let e = fixture().await;
+    let got = semantic(
+        &e,
+        "WITH s AS (SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY Nom_Canal) \
+         SELECT c.\"Type\", SUM(s.ca) FROM s JOIN omnimarket.staging.stg_canaux c ON c.\"Nom_Canal\" = s.Nom_Canal GROUP BY c.\"Type\" ORDER BY 1",
+    )
+    .await;
+    assert_rows(&got, &[&["Offline", "360"], &["Online", "1296"]]);
+    // Two semantic blocks in one statement, joined.
+    let got = semantic(
+        &e,
+        "SELECT a.Annee, a.ca, b.n FROM (SELECT Annee, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY Annee) a \
+         JOIN (SELECT Annee, MEASURE(Nb_Sessions) AS n FROM omnimarket GROUP BY Annee) b ON a.Annee = b.Annee ORDER BY a.Annee",
+    )
+    .await;
+    assert_rows(&got, &[&["2023", "996", "4"], &["2024", "660", "4"]]);
+    // Plain SQL still runs as written.
+    let got = semantic(&e, "SELECT COUNT(*) FROM omnimarket.staging.stg_ventes").await;
+    assert_rows(&got, &[&["11"]]);
+}
+
+async fn query_error(e: &Engine, sql: &str) -> String {
+    match e.sql(sql).await {
+        Ok(df) => match df.collect().await {
+            Ok(_) => panic!("{sql} should fail"),
+            Err(err) => err.to_string(),
+        },
+        Err(err) => err.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn query_errors_name_the_problem_and_suggest() {
+    let e = fixture().await;
+    let err = query_error(&e, "SELECT Nom_Canl, MEASURE(CA_Total) FROM omnimarket GROUP BY Nom_Canl").await;
+    assert!(err.contains("unknown attribute or measure `Nom_Canl`; did you mean `Nom_Canal`?"), "{err}");
+    let err = query_error(&e, "SELECT MEASURE(CA_Totl) FROM omnimarket").await;
+    assert!(err.contains("unknown measure `CA_Totl`; did you mean `CA_Total`?"), "{err}");
+    let err = query_error(&e, "SELECT MEASURE(CA_Total) FROM omnimarket WHERE Anne = 2024").await;
+    assert!(err.contains("unknown attribute `Anne`; did you mean `Annee`?"), "{err}");
+    let err = query_error(&e, "SELECT MEASURE(CA_Total) FROM omnimarket WHERE CA_Total > 5").await;
+    assert!(err.contains("is a measure; filter on it with HAVING"), "{err}");
+    let err = query_error(&e, "SELECT * FROM omnimarket").await;
+    assert!(err.contains("SELECT * is not supported"), "{err}");
+    let err = query_error(&e, "SELECT MEASURE(CA_Total) FROM omnimarket WHERE Annee = 2024 OR Nom_Canal = 'Web'").await;
+    assert!(err.contains("combines attributes of `Dim_Temps` and `Dim_Canal`"), "{err}");
+    let err = query_error(&e, "SELECT Annee, MEASURE(CA_Total) FROM omnimarket GROUP BY Mois").await;
+    assert!(err.contains("`Annee` is selected but not in GROUP BY"), "{err}");
+}
+
+/// The bundled model files with one text replaced, in a temporary project.
+fn variant(model_from: &str, model_to: &str, measures_from: &str, measures_to: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sem = dir.path().join("semantic");
+    std::fs::create_dir_all(&sem).expect("mkdir");
+    assert!(BUNDLED_MODEL.contains(model_from) && BUNDLED_MEASURES.contains(measures_from), "the test's anchor text exists");
+    std::fs::write(sem.join("model.yaml"), BUNDLED_MODEL.replacen(model_from, model_to, 1)).expect("write");
+    std::fs::write(sem.join("measures.yaml"), BUNDLED_MEASURES.replacen(measures_from, measures_to, 1)).expect("write");
+    dir
+}
+
+fn load_error(dir: &tempfile::TempDir) -> String {
+    load_project(dir.path()).expect_err("the model is rejected").to_string()
+}
+
+async fn bind_error(dir: &tempfile::TempDir) -> String {
+    let model = load_project(dir.path()).expect("loads");
+    let e = Engine::with_context(fixture_context().await, model);
+    e.bound_model().await.expect_err("binding fails").to_string()
+}
+
+#[tokio::test]
+async fn unknown_names_in_dax_point_at_the_text_and_suggest() {
+    let dir = variant("", "", "DIVIDE([CA_Total], [Nb_Transactions], 0)", "DIVIDE([CA_Totl], [Nb_Transactions], 0)");
+    let err = bind_error(&dir).await;
+    assert!(err.contains("measures.yaml:"), "{err}");
+    assert!(err.contains("measure `Panier_Moyen`: unknown measure `[CA_Totl]`; did you mean `CA_Total`?"), "{err}");
+    assert!(err.contains("DIVIDE([CA_Totl]") && err.contains('^'), "shows the line and a caret: {err}");
+    let line = BUNDLED_MEASURES.lines().position(|l| l.contains("DIVIDE([CA_Total], [Nb_Transactions], 0)")).expect("line") + 1;
+    assert!(err.contains(&format!("measures.yaml:{line}:")), "line {line}: {err}");
+
+    let dir = variant("", "", "SUM(Fait_Ventes[Montant_HT])", "SUM(Fait_Vente[Montant_HT])");
+    assert!(bind_error(&dir).await.contains("unknown table `Fait_Vente`; did you mean `Fait_Ventes`?"));
+    let dir = variant("", "", "SUM(Fait_Ventes[Montant_HT])", "SUM(Fait_Ventes[Montant_TH])");
+    assert!(bind_error(&dir).await.contains("unknown column `Fait_Ventes[Montant_TH]`; did you mean `Montant_HT`?"));
+    let dir = variant("", "", "\"COUNTROWS(Fait_Ventes)\"", "\"COUNTROW(Fait_Ventes)\"");
+    assert!(bind_error(&dir).await.contains("unsupported function `COUNTROW`; did you mean `COUNTROWS`?"));
+}
+
+#[tokio::test]
+async fn cycles_and_type_errors_are_rejected() {
+    let dir = variant("", "", "dax: \"SUM(Fait_Ventes[Quantite])\"", "dax: \"[Marge_Totale] + 1\"");
+    // Quantite_Vendue -> Marge_Totale is fine; make Marge_Totale refer back.
+    let text = std::fs::read_to_string(dir.path().join("semantic/measures.yaml")).expect("read");
+    std::fs::write(dir.path().join("semantic/measures.yaml"), text.replacen("\"SUM(Fait_Ventes[Marge])\"", "\"[Quantite_Vendue] * 2\"", 1)).expect("write");
+    let err = bind_error(&dir).await;
+    assert!(err.contains("cycle: Quantite_Vendue → Marge_Totale → Quantite_Vendue"), "{err}");
+
+    let dir = variant("", "", "SUM(Fait_Ventes[Montant_HT])", "SUM(Dim_Produit[Nom_Produit])");
+    let err = bind_error(&dir).await;
+    assert!(err.contains("SUM needs a numeric column; `Dim_Produit[Nom_Produit]` is Utf8"), "{err}");
+}
+
+#[tokio::test]
+async fn relationship_errors_two_paths_missing_keys_duplicate_keys() {
+    // A second path from Referentiel_Geo to Fait_Ventes of the same length (through Dim_Canal).
+    let dir = variant(
+        "  - { one: \"Referentiel_Geo[Ville]\", many: \"Dim_Client[Ville]\" }\n",
+        "  - { one: \"Referentiel_Geo[Ville]\", many: \"Dim_Client[Ville]\" }\n  - { one: \"Referentiel_Geo[Ville]\", many: \"Dim_Canal[Nom_Canal]\" }\n",
+        "",
+        "",
+    );
+    let err = load_error(&dir);
+    assert!(err.contains("two active paths between `Referentiel_Geo` and `Fait_Ventes`"), "{err}");
+    assert!(err.contains("Referentiel_Geo → Dim_Client → Fait_Ventes") && err.contains("Referentiel_Geo → Dim_Canal → Fait_Ventes"), "{err}");
+    assert!(err.contains("model.yaml:"), "{err}");
+
+    let dir = variant("many: \"Fait_Ventes[ID_Canal]\"", "many: \"Fait_Ventes[ID_Canall]\"", "", "");
+    let err = bind_error(&dir).await;
+    assert!(err.contains("relationship: `Fait_Ventes` has no column `ID_Canall`; did you mean `ID_Canal`?"), "{err}");
+
+    // Duplicate keys on the one side, found in the data.
+    let ctx = fixture_context().await;
+    ctx.sql("INSERT INTO omnimarket.staging.stg_canaux VALUES (2, 'Mobile bis', 'Online')").await.expect("sql").collect().await.expect("insert");
+    let e = Engine::with_context(ctx, semantic_fixture::bundled_model());
+    let err = e.bound_model().await.expect_err("duplicate key").to_string();
+    assert!(err.contains("`Dim_Canal[ID_Canal]` is the one side of a relationship but its key is not unique: 2 appears 2 times"), "{err}");
+}
+
+#[test]
+fn duplicate_names_and_unknown_keys_are_rejected_at_load() {
+    let dir = variant("", "", "- { name: CA_HT,", "- { name: CA_Total,");
+    assert!(load_error(&dir).contains("measure `CA_Total` has the same name as another measure"));
+    let dir = variant("", "", "- { name: CA_HT,", "- { name: Annee,");
+    assert!(load_error(&dir).contains("measure `Annee` has the same name as an attribute"));
+    let dir = variant("      - { name: Categorie_Motif, column: Categorie }", "      - Categorie", "", "");
+    let err = load_error(&dir);
+    assert!(err.contains("attribute `Categorie` of `Dim_Motif_Retour` has the same name as an attribute of `Dim_Produit`"), "{err}");
+    let dir = variant("    primary_key: ID_Vente\n", "    primary_key: ID_Vente\n    primary_kay: x\n", "", "");
+    let err = load_error(&dir);
+    assert!(err.contains("unknown field `primary_kay`") && err.contains("model.yaml:"), "{err}");
+    let dir = variant("many: \"Fait_Ventes[ID_Client]\"", "many: \"Fait_Vente[ID_Client]\"", "", "");
+    assert!(load_error(&dir).contains("unknown table `Fait_Vente`; did you mean `Fait_Ventes`?"));
+    let dir = variant("", "", "dax: \"SUM(Fait_Ventes[Montant_HT])\"", "dax: \"SUM(Fait_Ventes[Montant_HT]\"");
+    let err = load_error(&dir);
+    assert!(err.contains("measure `CA_HT`: expected `)`"), "{err}");
+}
