@@ -18,7 +18,10 @@ use crate::model::load::load_project;
 use crate::model::{Model, ModelError};
 use crate::project::{Project, ProjectError};
 use crate::query::plan::compile;
-use crate::query::surface::{is_model_table, rewrite};
+use crate::query::Predicate;
+use crate::query::catalog::SemanticSchema;
+use crate::query::surface::SEMANTIC_SCHEMA;
+use crate::query::surface::{is_model_table, rewrite_with_filters};
 use crate::sources::RawSchema;
 
 #[derive(Clone)]
@@ -38,13 +41,22 @@ impl Engine {
     pub fn open(project: &Project) -> Result<Engine, ProjectError> {
         let model = load_project(&project.dir)?;
         let (ctx, raw) = project.session()?;
-        Ok(Engine { ctx, raw: Some(raw), model: Arc::new(model), bound: Arc::new(OnceCell::new()) })
+        Ok(Engine { ctx, raw: Some(raw), model: Arc::new(model), bound: Arc::new(OnceCell::new()) }.with_semantic_schema())
     }
 
     /// An engine over a session the caller prepared (tests, embedding): the model's table sources must resolve
     /// in `ctx`.
     pub fn with_context(ctx: SessionContext, model: Model) -> Engine {
-        Engine { ctx, raw: None, model: Arc::new(model), bound: Arc::new(OnceCell::new()) }
+        Engine { ctx, raw: None, model: Arc::new(model), bound: Arc::new(OnceCell::new()) }.with_semantic_schema()
+    }
+
+    /// Registers the `semantic` schema (the model table, for metadata) in the `omnimarket` catalog.
+    fn with_semantic_schema(self) -> Self {
+        if let Some(catalog) = self.ctx.catalog(crate::project::CATALOG) {
+            let schema = SemanticSchema::new(&self.ctx, self.model.clone(), self.bound.clone());
+            let _ = catalog.register_schema(SEMANTIC_SCHEMA, Arc::new(schema));
+        }
+        self
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -83,17 +95,27 @@ impl Engine {
 
     /// The SQL that runs for `sql`: semantic blocks compiled, plain SQL unchanged (`None`).
     pub async fn compile(&self, sql: &str) -> Result<Option<String>, DataFusionError> {
+        self.compile_with_filters(sql, &[]).await
+    }
+
+    /// As [`Engine::compile`], with `filters` (a page's slicers) added to every semantic block.
+    pub async fn compile_with_filters(&self, sql: &str, filters: &[Predicate]) -> Result<Option<String>, DataFusionError> {
         if !self.is_semantic(sql) {
             return Ok(None);
         }
         let bound = self.bound_model().await.map_err(|e| plan_error(e.to_string()))?;
         let mut compile_block = |q: &crate::query::SemanticQuery| compile(&bound, q).map_err(|e| e.0);
-        rewrite(sql, &bound.model, &mut compile_block).map_err(|e| plan_error(e.0))
+        rewrite_with_filters(sql, &bound.model, filters, &mut compile_block).map_err(|e| plan_error(e.0))
     }
 
     /// Plans the user's SQL, plain or semantic.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, DataFusionError> {
-        match self.compile(sql).await? {
+        self.sql_with_filters(sql, &[]).await
+    }
+
+    /// Plans the user's SQL with `filters` added to the filter context of every semantic block (slicers).
+    pub async fn sql_with_filters(&self, sql: &str, filters: &[Predicate]) -> Result<DataFrame, DataFusionError> {
+        match self.compile_with_filters(sql, filters).await? {
             Some(compiled) => self.ctx.sql(&compiled).await,
             None => self.ctx.sql(sql).await,
         }

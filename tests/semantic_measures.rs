@@ -194,6 +194,10 @@ async fn orphans_read_as_a_blank_member() {
     // Snowflake: 'Ville inconnue' has no region, nor has the orphan: both fall into the BLANK region. Fès has no sale: dropped.
     let got = semantic(&e, "SELECT Region, MEASURE(CA_Total) FROM omnimarket GROUP BY Region").await;
     assert_rows(&got, &[&["Casablanca-Settat", "780"], &["Rabat-Salé-Kénitra", "660"], &["NULL", "216"]]);
+    // A region filter limits the cities a table shows, even for a measure that is never BLANK (DIVIDE's 0):
+    // Rabat's 4 sales, 660 / 4.
+    let got = semantic(&e, "SELECT Ville, MEASURE(Panier_Moyen) FROM omnimarket WHERE Region = 'Rabat-Salé-Kénitra' GROUP BY Ville").await;
+    assert_rows(&got, &[&["Rabat", "165"]]);
 }
 
 #[tokio::test]

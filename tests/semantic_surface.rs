@@ -180,3 +180,36 @@ fn duplicate_names_and_unknown_keys_are_rejected_at_load() {
     let err = load_error(&dir);
     assert!(err.contains("measure `CA_HT`: expected `)`"), "{err}");
 }
+
+#[tokio::test]
+async fn slicer_filters_reach_every_semantic_block() {
+    use omnimarket::query::{Predicate, Value};
+    let e = fixture().await;
+    let slicer = [Predicate::Compare { attribute: "Annee".into(), op: "=", value: Value::Number("2024".into()) }];
+    let df = e
+        .sql_with_filters(
+            "SELECT a.ca, b.n FROM (SELECT MEASURE(CA_Total) AS ca FROM omnimarket) a CROSS JOIN (SELECT MEASURE(Nb_Retours) AS n FROM omnimarket) b",
+            &slicer,
+        )
+        .await
+        .expect("plans");
+    assert_rows(&semantic_fixture::rows_of(df).await, &[&["660", "2"]]);
+    let bad = [Predicate::Compare { attribute: "Anee".into(), op: "=", value: Value::Number("2024".into()) }];
+    let err = e.sql_with_filters("SELECT MEASURE(CA_Total) FROM omnimarket", &bad).await.expect_err("unknown attribute").to_string();
+    assert!(err.contains("unknown attribute `Anee` in a filter; did you mean `Annee`?"), "{err}");
+}
+
+#[tokio::test]
+async fn the_model_table_is_in_the_catalog_for_metadata() {
+    let e = fixture().await;
+    let got = semantic(
+        &e,
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'semantic' AND table_name = 'omnimarket' \
+         AND column_name IN ('Annee', 'Nom_Canal', 'CA_Total', 'Nb_Transactions', 'Classe_ABC') ORDER BY column_name",
+    )
+    .await;
+    assert_rows(&got, &[&["Annee", "Int64"], &["CA_Total", "Float64"], &["Classe_ABC", "Utf8"], &["Nb_Transactions", "Int64"], &["Nom_Canal", "Utf8"]]);
+    // A schema probe answers with no row; a plain scan explains how to query the table.
+    let df = e.sql("SELECT * FROM semantic.omnimarket LIMIT 0").await.expect("probe plans");
+    assert_eq!(df.schema().fields().len(), e.model().attributes.len() + e.model().measures.len());
+}

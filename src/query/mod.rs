@@ -2,6 +2,7 @@
 //! [`plan`] with DAX filter-context semantics, and the SQL surface ([`surface`]) that finds such queries in
 //! the user's SQL (`SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket ...`).
 
+pub mod catalog;
 pub mod plan;
 pub mod surface;
 

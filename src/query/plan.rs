@@ -134,6 +134,10 @@ impl<'a> Planner<'a> {
     }
 
     fn cte(&mut self, prefix: &str, sql: String) -> String {
+        // The same aggregation asked twice (a measure used in two places) is one CTE.
+        if let Some((name, _)) = self.ctes.iter().find(|(_, body)| *body == sql) {
+            return name.clone();
+        }
         let name = self.fresh(prefix);
         self.ctes.push((name.clone(), sql));
         name
@@ -270,18 +274,21 @@ impl<'a> Planner<'a> {
         let mut blocks = Vec::new();
         for t in tables {
             let table = &model.tables[t];
-            let cols: Vec<&Key> = keys.iter().filter(|k| k.table == t).collect();
-            let select = cols.iter().map(|k| format!("x.{} AS {}", quote(&k.column), quote(&k.name))).collect::<Vec<_>>().join(", ");
-            let filters: Vec<String> = self.root_filters.iter().filter(|f| f.table == t).map(|f| self.filter_sql(f, "x")).collect();
-            let mut block = format!("SELECT DISTINCT {select} FROM {} x", source_sql(&table.source));
-            if !filters.is_empty() {
-                let _ = write!(block, " WHERE {}", filters.join(" AND "));
+            let cols: Vec<Key> = keys.iter().filter(|k| k.table == t).cloned().collect();
+            // The table's values under the query's filters, including filters on the tables that filter it
+            // (a region filter limits the cities), as VALUES() would see them.
+            let ctx = Ctx { keys: cols.clone(), filters: self.root_filters.clone(), time: None, last_nonblank: false };
+            let sk = self.skeleton(t, &ctx)?.ok_or_else(|| PlanError(format!("`{}` cannot be grouped by here", table.name)))?;
+            let select = sk.group.iter().map(|(e, n)| format!("{e} AS {}", quote(n))).collect::<Vec<_>>().join(", ");
+            let mut block = format!("SELECT DISTINCT {select} FROM {}", sk.from);
+            if !sk.wheres.is_empty() {
+                let _ = write!(block, " WHERE {}", sk.wheres.join(" AND "));
             }
-            if table.has_blank_row && filters.is_empty() {
+            if table.has_blank_row && sk.wheres.is_empty() {
                 let nulls = cols
                     .iter()
                     .map(|k| {
-                        let ty = table.column_type(&k.column).map(|t| sql_type(t)).unwrap_or("VARCHAR");
+                        let ty = table.column_type(&k.column).map(sql_type).unwrap_or("VARCHAR");
                         format!("CAST(NULL AS {ty}) AS {}", quote(&k.name))
                     })
                     .collect::<Vec<_>>()

@@ -45,6 +45,17 @@ pub fn rewrite(
     model: &Model,
     compile: &mut dyn FnMut(&SemanticQuery) -> std::result::Result<String, String>,
 ) -> Result<Option<String>> {
+    rewrite_with_filters(sql, model, &[], compile)
+}
+
+/// As [`rewrite`], with `filters` added to the WHERE of every semantic block: a report page's slicers, which
+/// filter every visual of the page.
+pub fn rewrite_with_filters(
+    sql: &str,
+    model: &Model,
+    filters: &[Predicate],
+    compile: &mut dyn FnMut(&SemanticQuery) -> std::result::Result<String, String>,
+) -> Result<Option<String>> {
     let mut statements = match Parser::parse_sql(&GenericDialect {}, sql) {
         Ok(s) => s,
         // Let DataFusion report syntax errors in its own words (and handle its own statements).
@@ -54,7 +65,7 @@ pub fn rewrite(
         return Ok(None);
     }
     let statement: &mut Statement = &mut statements[0];
-    let mut v = Rewriter { model, compile, found: false, error: None };
+    let mut v = Rewriter { model, compile, filters, found: false, error: None };
     let _ = statement.visit(&mut v);
     if let Some(e) = v.error {
         return Err(e);
@@ -64,6 +75,7 @@ pub fn rewrite(
 
 struct Rewriter<'a, 'c> {
     model: &'a Model,
+    filters: &'a [Predicate],
     compile: &'c mut dyn FnMut(&SemanticQuery) -> std::result::Result<String, String>,
     found: bool,
     error: Option<SurfaceError>,
@@ -86,7 +98,18 @@ impl VisitorMut for Rewriter<'_, '_> {
             )));
             return ControlFlow::Break(());
         }
-        match semantic_block(self.model, query).and_then(|block| {
+        match semantic_block(self.model, query).and_then(|mut block| {
+            for f in self.filters {
+                let mut attrs = Vec::new();
+                f.attributes(&mut attrs);
+                if let Some(a) = attrs.iter().find(|a| self.model.attribute(a).is_none()) {
+                    return Err(SurfaceError(format!(
+                        "unknown attribute `{a}` in a filter{}",
+                        did_you_mean(a, self.model.attributes.iter().map(|x| x.name.as_str()))
+                    )));
+                }
+                block.query.filters.push(f.clone());
+            }
             let compiled = (self.compile)(&block.query).map_err(SurfaceError)?;
             block.replacement(&compiled)
         }) {
@@ -95,6 +118,8 @@ impl VisitorMut for Rewriter<'_, '_> {
                 self.found = true;
                 ControlFlow::Continue(())
             }
+            // Left to DataFusion, which plans it over the `semantic` catalog table.
+            Err(e) if e.0 == SCHEMA_PROBE => ControlFlow::Continue(()),
             Err(e) => {
                 self.error = Some(e);
                 ControlFlow::Break(())
@@ -259,6 +284,9 @@ fn semantic_block(model: &Model, query: &Query) -> Result<Block> {
             SelectItem::UnnamedExpr(e) => (e, None),
             SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.value.clone())),
             SelectItem::ExprWithAliases { expr, aliases } => (expr, aliases.first().map(|a| a.value.clone())),
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) if is_schema_probe(query) => {
+                return Err(SurfaceError(SCHEMA_PROBE.into()));
+            }
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
                 return Err(SurfaceError(format!(
                     "SELECT * is not supported on the semantic table `{}`: name the attributes and MEASURE(...)s you want (see `omnimarket model`)",
@@ -370,6 +398,13 @@ fn semantic_block(model: &Model, query: &Query) -> Result<Block> {
     }
     let measure_names = q.measures.iter().map(|(m, _)| m.clone()).collect();
     Ok(Block { query: q, columns, having, order_by, limit: query.limit_clause.clone(), measure_names })
+}
+
+/// `SELECT * ... LIMIT 0`: a tool asking for the columns; answered by the `semantic` catalog table.
+const SCHEMA_PROBE: &str = "\u{0}schema probe";
+
+fn is_schema_probe(query: &Query) -> bool {
+    matches!(&query.limit_clause, Some(ast::LimitClause::LimitOffset { limit: Some(Expr::Value(v)), .. }) if matches!(&v.value, SqlValue::Number(n, _) if n == "0"))
 }
 
 fn internal_name(c: &Column) -> String {
