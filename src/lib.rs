@@ -16,3 +16,4 @@ pub mod project;
 pub mod query;
 pub mod suggest;
 pub mod transform;
+pub mod web;

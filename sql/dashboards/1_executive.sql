@@ -1,7 +1,8 @@
 -- title: Vue Exécutive
 -- Each query below is one visual of the page; `-- name:` starts a query, `-- title:` and `-- chart:` describe
--- how the page shows it. Every query runs as is with `omnimarket query`; the page's slicers add their
--- conditions to the WHERE of each semantic block (the filter context).
+-- how the page shows it (a chart draws its first measure column; the others are in its data table). Every
+-- query runs as is with `omnimarket query`; the page's slicers add their conditions to the WHERE of each
+-- semantic block (the filter context).
 
 -- name: kpis
 -- title: Indicateurs clés
@@ -24,4 +25,4 @@ SELECT Annee, Mois, MEASURE(CA_Total), MEASURE(CA_MA_3_Mois) FROM omnimarket GRO
 -- name: evolution_annuelle
 -- title: Évolution du CA sur un an
 -- chart: bar
-SELECT Annee, MEASURE(CA_Total), MEASURE(Evolution_CA_YoY) FROM omnimarket GROUP BY Annee;
+SELECT Annee, MEASURE(Evolution_CA_YoY), MEASURE(CA_Total) FROM omnimarket GROUP BY Annee;

@@ -9,7 +9,7 @@ FROM omnimarket;
 -- name: top_produits
 -- title: Top 10 produits
 -- chart: bar
-SELECT Nom_Produit, MEASURE(Rank_Produit_CA), MEASURE(CA_Total)
+SELECT Nom_Produit, MEASURE(CA_Total), MEASURE(Rank_Produit_CA)
 FROM omnimarket GROUP BY Nom_Produit ORDER BY MEASURE(Rank_Produit_CA), Nom_Produit LIMIT 10;
 
 -- name: par_categorie

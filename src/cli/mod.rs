@@ -12,6 +12,7 @@ mod query;
 mod serve;
 mod shell;
 mod refresh;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::errors::describe_error;
+/// The model as JSON (`model --format json`, and `GET /api/model` of `serve --http`).
+pub use model::json as model_json;
 
 #[derive(Debug, Parser)]
 #[command(name = "omnimarket", version, about = "OmniMarket 360: a semantic layer for an omnichannel retailer")]
@@ -47,6 +50,8 @@ pub enum Command {
     User(serve::UserArgs),
     /// Rebuild the cached model snapshots that are stale (only models downstream of a changed file).
     Refresh(refresh::RefreshArgs),
+    /// Write the five dashboards as static, self-contained HTML pages.
+    Report(report::ReportArgs),
 }
 
 /// Where the model and the data are: shared by every command that reads them.
@@ -84,6 +89,7 @@ pub fn run() -> ExitCode {
         Command::Shell(a) => shell::run(a),
         Command::User(a) => serve::run_user(a),
         Command::Refresh(a) => refresh::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(code) => code,

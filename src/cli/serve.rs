@@ -20,9 +20,14 @@ use crate::project::{Project, default_data_dir};
 pub struct ServeArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Address to listen on (port 0: a free port, printed at start).
-    #[arg(long, default_value = "127.0.0.1:50051")]
-    pub addr: SocketAddr,
+    /// Flight SQL address to listen on (port 0: a free port, printed at start) [default: 127.0.0.1:50051; with
+    /// --http and no --addr, Flight SQL is not served].
+    #[arg(long)]
+    pub addr: Option<SocketAddr>,
+    /// Also serve the dashboards and the JSON API over HTTP on this address (loopback only: the HTTP side has no
+    /// authentication). Alone, without --addr, it serves HTTP only.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
     /// PEM certificate chain: serve TLS (grpc+tls://) with rustls. Needs --tls-key.
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -59,10 +64,27 @@ pub enum UserAction {
     },
 }
 
+/// Flight SQL's address when `--addr` is not given.
+const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 50051);
+
 pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
-    let auth = if args.no_auth {
-        if !args.addr.ip().is_loopback() {
-            eprintln!("error: --no-auth is only allowed on a loopback address (127.0.0.1, ::1), not {}", args.addr.ip());
+    // `--http` alone serves HTTP only; `--addr` (or neither flag) serves Flight SQL.
+    let flight_addr = match (args.addr, args.http) {
+        (None, Some(_)) => None,
+        (addr, _) => Some(addr.unwrap_or(DEFAULT_ADDR)),
+    };
+    if let Some(http) = args.http
+        && !http.ip().is_loopback()
+    {
+        eprintln!("error: --http has no authentication and only listens on a loopback address (127.0.0.1, ::1), not {}", http.ip());
+        return Ok(ExitCode::from(2));
+    }
+    let auth = if flight_addr.is_none() {
+        Authenticator::none()
+    } else if args.no_auth {
+        let addr = flight_addr.unwrap_or(DEFAULT_ADDR);
+        if !addr.ip().is_loopback() {
+            eprintln!("error: --no-auth is only allowed on a loopback address (127.0.0.1, ::1), not {}", addr.ip());
             return Ok(ExitCode::from(2));
         }
         Authenticator::none()
@@ -83,13 +105,42 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
     let auth_note = if auth.enabled() { "user name and password" } else { "none (--no-auth)" };
-    let config = ServerConfig { addr: args.addr, tls, auth: Arc::new(auth) };
+    let dashboards = match args.http {
+        Some(_) => crate::dashboards::load(&args.project.project).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
     runtime()?.block_on(async move {
-        let mut server = crate::flight::start(engine, config, shutdown_signal()).await.map_err(|e| e.to_string())?;
-        // Scripts wait for this line (and read the port from it when --addr ends in :0).
-        println!("listening on {scheme}://{} (auth: {auth_note})", server.addr);
-        let _ = std::io::stdout().flush();
-        server.wait().await.map_err(|e| e.to_string())?;
+        // One signal stops both servers.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(());
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+            let _ = rx.changed().await;
+        };
+        let http = match args.http {
+            Some(addr) => {
+                let web = Arc::new(crate::web::Web::new(engine.clone(), dashboards));
+                let server = crate::web::start(web, addr, stopped(stop_rx.clone())).await.map_err(|e| e.to_string())?;
+                // Scripts wait for this line (and read the port from it when --http ends in :0).
+                println!("listening on http://{} (dashboards and JSON API, auth: none)", server.addr);
+                let _ = std::io::stdout().flush();
+                Some(server)
+            }
+            None => None,
+        };
+        if let Some(addr) = flight_addr {
+            let config = ServerConfig { addr, tls, auth: Arc::new(auth) };
+            let mut server = crate::flight::start(engine, config, stopped(stop_rx)).await.map_err(|e| e.to_string())?;
+            // Scripts wait for this line (and read the port from it when --addr ends in :0).
+            println!("listening on {scheme}://{} (auth: {auth_note})", server.addr);
+            let _ = std::io::stdout().flush();
+            server.wait().await.map_err(|e| e.to_string())?;
+        }
+        if let Some(server) = http {
+            server.wait().await.map_err(|e| e.to_string())?;
+        }
         eprintln!("stopped");
         Ok(ExitCode::SUCCESS)
     })

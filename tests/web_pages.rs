@@ -1,0 +1,130 @@
+//! The dashboards as pages: each renders, has no failed visual, needs no script or remote resource, and its
+//! KPI cards show exactly the values of its semantic `kpis` query, formatted in French, with and without
+//! slicers. Also `omnimarket report`, which writes the same pages as files.
+
+mod common;
+mod web_support;
+
+use omnimarket::model::Format;
+use omnimarket::query::{Predicate, Value};
+use omnimarket::web::format::compact;
+use omnimarket::web::table::Cell;
+use web_support::{cards, get, start};
+
+/// The page's cards against the `kpis` query run through the engine with `filters`.
+async fn check_cards(s: &web_support::Server, board: &str, html: &str, filters: &[Predicate]) -> Vec<(String, String, String)> {
+    let d = s.web.dashboards.iter().find(|d| d.name == board).expect("dashboard");
+    let kpis = d.visuals.iter().find(|v| v.chart == "cards").expect("a cards visual");
+    let want = omnimarket::web::pages::run(&s.web.engine, &kpis.sql, filters).await.expect("kpis run");
+    let got = cards(html);
+    assert_eq!(got.len(), want.columns.len(), "{board}: {got:?}");
+    let model = s.web.engine.model();
+    for ((measure, value, shown), (col, cell)) in got.iter().zip(want.columns.iter().zip(&want.rows[0])) {
+        assert_eq!(*measure, col.name, "{board}");
+        match (value.parse::<f64>(), cell.number()) {
+            // Parallel sums may differ in the last bits between two runs.
+            (Ok(x), Some(y)) => assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "{board}/{measure}: {x} vs {y}"),
+            _ => assert_eq!(*value, cell.text(), "{board}/{measure}"),
+        }
+        let format = model.measures.iter().find(|m| m.name == *measure).map_or(Format::Decimal, |m| m.format);
+        let expected = match cell {
+            Cell::Int(_) | Cell::Float(_) => compact(cell.number().unwrap_or_default(), format),
+            Cell::Null => "–".into(),
+            other => other.text(),
+        };
+        assert_eq!(*shown, expected, "{board}/{measure}");
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_with_its_measures() {
+    let s = start().await;
+    let index = get(s.addr, "/").await;
+    assert_eq!(index.status, 200);
+    let names: Vec<String> = s.web.dashboards.iter().map(|d| d.name.clone()).collect();
+    assert_eq!(names, ["executive", "clients", "produits", "retours", "trafic"]);
+    for n in &names {
+        assert!(index.text().contains(&format!("href=\"/{n}\"")), "index lacks /{n}");
+    }
+    for n in &names {
+        let r = get(s.addr, &format!("/{n}")).await;
+        assert_eq!(r.status, 200, "{n}");
+        assert!(r.header("content-type").is_some_and(|v| v.starts_with("text/html")));
+        let html = r.text();
+        assert!(!html.contains("class=\"error\""), "{n} has a failed visual:\n{html}");
+        assert!(!html.contains("<script"), "{n} must read without JavaScript");
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "{n} must load nothing remote");
+        assert!(html.contains("<svg"), "{n} has no chart");
+        assert!(html.contains("<form class=\"slicers\" method=\"get\""), "{n} has no slicer form");
+        // Every visual of the file is on the page.
+        let d = s.web.dashboards.iter().find(|d| d.name == *n).expect("dashboard");
+        for v in &d.visuals {
+            assert!(html.contains(&format!("data-visual=\"{}\"", v.name)), "{n}/{}", v.name);
+        }
+        check_cards(&s, n, &html, &[]).await;
+    }
+    // French formats on the executive cards: `x,xx M MAD` with no-break spaces.
+    let html = get(s.addr, "/executive").await.text();
+    let ca = cards(&html).into_iter().find(|c| c.0 == "CA_Total").expect("CA_Total card");
+    assert!(ca.2.ends_with("\u{a0}M\u{a0}MAD") && ca.2.contains(','), "{ca:?}");
+    let trafic = get(s.addr, "/trafic").await.text();
+    let conv = cards(&trafic).into_iter().find(|c| c.0 == "Taux_Conversion").expect("Taux_Conversion card");
+    assert!(conv.2.ends_with("\u{a0}%") && conv.2.contains(','), "{conv:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slicers_filter_every_visual() {
+    let s = start().await;
+    let all = cards(&get(s.addr, "/executive").await.text());
+    let r = get(s.addr, "/executive?Annee=2024&Nom_Canal=Web&Mois=").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = r.text();
+    assert!(html.contains("<option value=\"2024\" selected>"), "the form keeps the choice");
+    assert!(html.contains("Année = 2024") && html.contains("Canal = Web"), "the filters are stated");
+    let filters = [
+        Predicate::Compare { attribute: "Annee".into(), op: "=", value: Value::Number("2024".into()) },
+        Predicate::Compare { attribute: "Nom_Canal".into(), op: "=", value: Value::Text("Web".into()) },
+    ];
+    let sliced = check_cards(&s, "executive", &html, &filters).await;
+    let ca = |c: &[(String, String, String)]| c.iter().find(|c| c.0 == "CA_Total").map(|c| c.1.parse::<f64>().expect("a number")).expect("CA_Total");
+    assert!(ca(&sliced) < ca(&all) / 2.0, "a year of one channel is well under the total");
+    // Every visual is filtered: the channel chart now has the one channel.
+    let donut = &html[html.find("data-visual=\"ca_par_canal\"").expect("visual")..];
+    let donut = &donut[..donut.find("</section>").expect("end")];
+    assert!(donut.contains("Web") && !donut.contains("Magasin"), "{donut}");
+    // Two values of one slicer are an IN; a category and a segment reach the other pages.
+    for path in ["/executive?Nom_Canal=Web&Nom_Canal=Mobile", "/produits?Categorie=Mode", "/clients?Segment_RFM=Gold", "/retours?Code_Promo=RAMADAN20"] {
+        let r = get(s.addr, path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert!(!r.text().contains("class=\"error\""), "{path}:\n{}", r.text());
+    }
+}
+
+#[test]
+fn report_writes_self_contained_pages() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let data = common::generated_data();
+    let dir = out.path().join("report");
+    let (code, stdout, stderr) = common::run(
+        &["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--project", env!("CARGO_MANIFEST_DIR")],
+        out.path(),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for f in ["index.html", "executive.html", "clients.html", "produits.html", "retours.html", "trafic.html"] {
+        let html = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(html.starts_with("<!DOCTYPE html>"), "{f}");
+        assert!(!html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("href=\"/"), "{f} must be self-contained");
+        assert!(!html.contains("class=\"error\""), "{f}");
+        assert!(stdout.contains(f), "{stdout}");
+    }
+    let exec = std::fs::read_to_string(dir.join("executive.html")).expect("executive");
+    assert!(exec.contains("href=\"clients.html\"") && exec.contains("<svg") && !exec.contains("<form"), "static links, charts, no form");
+    // A slicer baked in, and a bad one refused.
+    let (code, _, stderr) = common::run(&["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--filter", "Annee=2023"], out.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(std::fs::read_to_string(dir.join("executive.html")).expect("executive").contains("Année = 2023"));
+    let (code, _, stderr) = common::run(&["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--filter", "Annee=1900"], out.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("1900"), "{stderr}");
+}
