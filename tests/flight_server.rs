@@ -282,8 +282,71 @@ async fn metadata_calls() {
         .get_primary_keys(CommandGetPrimaryKeys { catalog: None, db_schema: Some("staging".into()), table: "stg_ventes".into() })
         .await
         .expect("primary keys");
-    let (schema, _) = fetch(&mut client, info).await;
+    let (schema, b) = fetch(&mut client, info).await;
     assert_eq!(schema.field(5).name(), "key_sequence");
+    assert_eq!(column(&b, 3), vec!["ID_Vente"], "the model's primary key");
+
+    // The model's relationships as foreign keys between the tables it reads.
+    let info = client
+        .get_imported_keys(arrow_flight::sql::CommandGetImportedKeys { catalog: None, db_schema: Some("staging".into()), table: "stg_ventes".into() })
+        .await
+        .expect("imported keys");
+    let (_, b) = fetch(&mut client, info).await;
+    let pairs: Vec<String> = column(&b, 2).into_iter().zip(column(&b, 7)).map(|(t, c)| format!("{c}->{t}")).collect();
+    assert!(pairs.contains(&"ID_Canal->stg_canaux".to_string()) && pairs.contains(&"ID_Client->stg_clients".to_string()), "{pairs:?}");
+    let info = client
+        .get_exported_keys(arrow_flight::sql::CommandGetExportedKeys { catalog: None, db_schema: Some("staging".into()), table: "stg_canaux".into() })
+        .await
+        .expect("exported keys");
+    let (_, b) = fetch(&mut client, info).await;
+    let referencing = column(&b, 6);
+    assert!(referencing.contains(&"stg_ventes".to_string()) && referencing.contains(&"stg_trafic".to_string()), "{referencing:?}");
+    server.stop().await.expect("stops");
+}
+
+fn column(batches: &[RecordBatch], i: usize) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| b.column(i).as_any().downcast_ref::<StringArray>().expect("text").iter().flatten().map(String::from).collect::<Vec<_>>())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_sql_statements_and_prepared() {
+    let server = start(Authenticator::none(), None).await;
+    let mut client = connect(&server).await;
+    let (schema, batches) =
+        query(&mut client, "SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY 1 ORDER BY 1").await;
+    assert_eq!(rows(&batches), 3);
+    assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
+    // The same figure as plain SQL over the cleaned sales.
+    let (_, plain) = query(&mut client, "SELECT SUM(Montant_TTC) FROM staging.stg_ventes").await;
+    let total = |b: &[RecordBatch], col: usize| -> f64 {
+        b.iter()
+            .map(|b| {
+                let c = datafusion::arrow::compute::cast(b.column(col), &DataType::Float64).expect("cast");
+                datafusion::arrow::compute::sum(c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().expect("f64")).unwrap_or(0.0)
+            })
+            .sum()
+    };
+    assert!((total(&batches, 1) - total(&plain, 0)).abs() < 0.01, "{} vs {}", total(&batches, 1), total(&plain, 0));
+
+    let mut stmt = client
+        .prepare("SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket WHERE Nom_Canal = ? GROUP BY 1".into(), None)
+        .await
+        .expect("prepare semantic");
+    let p = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("canal", DataType::Utf8, false)])),
+        vec![Arc::new(StringArray::from(vec!["Web"]))],
+    )
+    .expect("batch");
+    stmt.set_parameters(p).expect("bind");
+    let info = stmt.execute().await.expect("execute");
+    let (_, b) = fetch(&mut client, info).await;
+    assert_eq!(column(&b, 0), vec!["Web"]);
+
+    let s = statement_status(&mut client, "SELECT Nom_Canal, MEASURE(CA_Totl) FROM omnimarket GROUP BY 1", None).await;
+    assert_eq!(s.code(), tonic::Code::InvalidArgument, "{s:?}");
     server.stop().await.expect("stops");
 }
 

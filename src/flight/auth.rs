@@ -15,7 +15,13 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+
+/// Base64 for Basic credentials, padding optional: Go's Flight client (under ADBC) sends them unpadded.
+const BASIC: GeneralPurpose =
+    GeneralPurpose::new(&alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent));
 
 /// How long a token stays valid by default: a working day, so a BI tool left open is not cut off mid-session.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(8 * 3600);
@@ -220,7 +226,7 @@ fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
 
 fn parse_basic(header: &str) -> Result<(String, String), AuthError> {
     let encoded = strip_scheme(header, "Basic").ok_or(AuthError::BadHeader)?;
-    let bytes = STANDARD.decode(encoded.trim()).map_err(|_| AuthError::BadHeader)?;
+    let bytes = BASIC.decode(encoded.trim()).map_err(|_| AuthError::BadHeader)?;
     let text = String::from_utf8(bytes).map_err(|_| AuthError::BadHeader)?;
     let (user, password) = text.split_once(':').ok_or(AuthError::BadHeader)?;
     Ok((user.to_string(), password.to_string()))
@@ -231,7 +237,14 @@ mod tests {
     use super::*;
 
     fn basic(user: &str, password: &str) -> String {
-        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+        format!("Basic {}", BASIC.encode(format!("{user}:{password}")))
+    }
+
+    #[test]
+    fn unpadded_basic_credentials_are_accepted() {
+        // "alice:pw" is 8 bytes: padded "YWxpY2U6cHc=", unpadded as Go's client sends it.
+        assert_eq!(parse_basic("Basic YWxpY2U6cHc").expect("unpadded"), ("alice".into(), "pw".into()));
+        assert_eq!(parse_basic("Basic YWxpY2U6cHc=").expect("padded"), ("alice".into(), "pw".into()));
     }
 
     #[test]

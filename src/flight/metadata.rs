@@ -156,9 +156,15 @@ impl MetadataSource for CatalogSource {
                 // Only a caller that wants the columns pays for loading the table (raw files are parsed, SQL
                 // models built, on first use).
                 let (table_type, arrow_schema) = if include_schema {
-                    match schema.table(&name).await? {
-                        Some(t) => (type_name(t.table_type()), Some(t.schema())),
-                        None => continue,
+                    match schema.table(&name).await {
+                        Ok(Some(t)) => (type_name(t.table_type()), Some(t.schema())),
+                        Ok(None) => continue,
+                        // One broken model must not hide every other table from a BI tool's browser: leave it
+                        // out, and say why in the server's log (querying it gives the error to the user).
+                        Err(e) => {
+                            eprintln!("warning: {catalog}.{schema_name}.{name} left out of the table list: {}", crate::errors::describe_error(&e));
+                            continue;
+                        }
                     }
                 } else {
                     ("TABLE", None)
@@ -173,6 +179,54 @@ impl MetadataSource for CatalogSource {
             }
         }
         Ok(out)
+    }
+}
+
+/// The semantic model's keys, on the SQL tables its tables read (`staging.stg_ventes`, ...): each model table's
+/// primary key, and each 1:N relationship at row grain as a foreign key from the many side to the one side, so
+/// BI tools draw the star schema. Month-grain links (objectives) reference no unique key and are left out.
+pub struct ModelKeys {
+    primary: Vec<PrimaryKey>,
+    foreign: Vec<ForeignKey>,
+}
+
+impl ModelKeys {
+    pub fn new(model: &crate::model::Model, catalog: &str, default_schema: &str) -> ModelKeys {
+        let table_ref = |source: &str| {
+            let (schema, table) = source.split_once('.').unwrap_or((default_schema, source));
+            TableRef { catalog: catalog.into(), schema: schema.trim_matches('"').into(), table: table.trim_matches('"').into() }
+        };
+        let primary = model
+            .tables
+            .iter()
+            .filter(|t| !t.primary_key.is_empty())
+            .map(|t| PrimaryKey { table: table_ref(&t.source), name: Some(format!("pk_{}", t.name)), columns: t.primary_key.clone() })
+            .collect();
+        let foreign = model
+            .relationships
+            .iter()
+            .filter(|r| r.grain == crate::model::Grain::Row)
+            .filter_map(|r| {
+                let (one, many) = (model.tables.get(r.one)?, model.tables.get(r.many)?);
+                Some(ForeignKey {
+                    name: Some(format!("fk_{}_{}_{}", many.name, one.name, r.many_columns.join("_"))),
+                    pk_table: table_ref(&one.source),
+                    pk_columns: r.one_columns.clone(),
+                    fk_table: table_ref(&many.source),
+                    fk_columns: r.many_columns.clone(),
+                })
+            })
+            .collect();
+        ModelKeys { primary, foreign }
+    }
+}
+
+impl MetadataSource for ModelKeys {
+    fn primary_keys(&self) -> Vec<PrimaryKey> {
+        self.primary.clone()
+    }
+    fn foreign_keys(&self) -> Vec<ForeignKey> {
+        self.foreign.clone()
     }
 }
 

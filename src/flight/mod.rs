@@ -77,10 +77,14 @@ impl RunningServer {
     }
 }
 
-/// The metadata the server shows for an engine: everything in its catalog. The semantic model's relationships
-/// plug in as one more [`MetadataSource`] here.
+/// The metadata the server shows for an engine: everything in its catalog (`raw`, `staging`, and `semantic`
+/// once the engine registers the model table there), and the semantic model's keys and relationships.
 pub fn engine_metadata(engine: &Engine) -> Metadata {
-    Metadata::new(vec![Arc::new(CatalogSource::new(engine.context().clone(), crate::project::CATALOG))])
+    use crate::project::{CATALOG, RAW_SCHEMA};
+    Metadata::new(vec![
+        Arc::new(CatalogSource::new(engine.context().clone(), CATALOG)),
+        Arc::new(metadata::ModelKeys::new(engine.model(), CATALOG, RAW_SCHEMA)),
+    ])
 }
 
 /// Binds `config.addr` (port 0 picks a free port: see [`RunningServer::addr`]) and serves until `shutdown`

@@ -152,47 +152,96 @@ pub fn parameter_schema(df: &DataFrame) -> Result<Schema, datafusion::error::Dat
 /// Numbers JDBC/ODBC-style `?` placeholders as `$1, $2, ...` (the form DataFusion binds by position), leaving
 /// `?` inside string literals, quoted identifiers and comments alone.
 pub fn number_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut chars = sql.chars().peekable();
     let mut n = 0;
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                out.push(c);
-                // A doubled quote inside is an escaped quote: the loop sees it as close-then-open.
-                for d in chars.by_ref() {
-                    out.push(d);
-                    if d == c {
-                        break;
-                    }
-                }
-            }
-            '-' if chars.peek() == Some(&'-') => {
-                out.push(c);
-                for d in chars.by_ref() {
-                    out.push(d);
-                    if d == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if chars.peek() == Some(&'*') => {
-                out.push(c);
-                let mut prev = '\0';
-                for d in chars.by_ref() {
-                    out.push(d);
-                    if prev == '*' && d == '/' {
-                        break;
-                    }
-                    prev = d;
-                }
-            }
-            '?' => {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            }
-            _ => out.push(c),
+    rewrite_outside_literals(sql, &mut |rest| {
+        if rest.starts_with('?') {
+            n += 1;
+            Some((1, format!("${n}")))
+        } else {
+            None
         }
+    })
+}
+
+/// Writes each parameter of `row` into the SQL text as a literal, for semantic SQL: the semantic surface reads
+/// literals in its filters, not placeholders. Values are rendered as SQL literals (quotes doubled), never
+/// pasted as text, so a parameter cannot change the statement's shape.
+pub fn inline_params(sql: &str, row: &[ScalarValue]) -> Result<String, HandleError> {
+    let mut failure = None;
+    let out = rewrite_outside_literals(sql, &mut |rest| {
+        let digits = rest.strip_prefix('$')?.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let index: usize = rest[1..1 + digits].parse().ok()?;
+        let literal = match row.get(index.wrapping_sub(1)) {
+            Some(v) => sql_literal(v),
+            None => Err(HandleError::Params(format!("no value for ${index}: {} parameter(s) bound", row.len()))),
+        };
+        match literal {
+            Ok(l) => Some((1 + digits, l)),
+            Err(e) => {
+                failure.get_or_insert(e);
+                None
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn sql_literal(v: &ScalarValue) -> Result<String, HandleError> {
+    if v.is_null() {
+        return Ok("NULL".into());
+    }
+    let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    Ok(match v {
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => quoted(s),
+        ScalarValue::Boolean(Some(b)) => if *b { "TRUE".into() } else { "FALSE".into() },
+        ScalarValue::Int8(_)
+        | ScalarValue::Int16(_)
+        | ScalarValue::Int32(_)
+        | ScalarValue::Int64(_)
+        | ScalarValue::UInt8(_)
+        | ScalarValue::UInt16(_)
+        | ScalarValue::UInt32(_)
+        | ScalarValue::UInt64(_)
+        | ScalarValue::Float32(_)
+        | ScalarValue::Float64(_)
+        | ScalarValue::Decimal128(..) => v.to_string(),
+        ScalarValue::Date32(_) | ScalarValue::Date64(_) => format!("DATE {}", quoted(&v.to_string())),
+        other => return Err(HandleError::Params(format!("a {} parameter cannot be used in semantic SQL", other.data_type()))),
+    })
+}
+
+/// Copies `sql`, letting `replace` rewrite at each position outside string literals, quoted identifiers and
+/// comments: it returns how many bytes it consumed and what to write instead.
+fn rewrite_outside_literals(sql: &str, replace: &mut dyn FnMut(&str) -> Option<(usize, String)>) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut i = 0;
+    let bytes = sql.as_bytes();
+    while i < sql.len() {
+        let rest = &sql[i..];
+        let c = bytes[i];
+        let skip_to = |end: Option<usize>| end.map(|e| i + e).unwrap_or(sql.len());
+        let next = match c {
+            // A doubled quote inside is an escaped quote: it reads as close-then-open, which copies the same.
+            b'\'' | b'"' => skip_to(rest[1..].find(c as char).map(|e| e + 2)),
+            b'-' if rest.starts_with("--") => skip_to(rest.find('\n').map(|e| e + 1)),
+            b'/' if rest.starts_with("/*") => skip_to(rest[2..].find("*/").map(|e| e + 4)),
+            _ => {
+                if let Some((consumed, text)) = replace(rest) {
+                    out.push_str(&text);
+                    i += consumed;
+                    continue;
+                }
+                i + rest.chars().next().map(char::len_utf8).unwrap_or(1)
+            }
+        };
+        out.push_str(&sql[i..next]);
+        i = next;
     }
     out
 }
@@ -209,6 +258,17 @@ mod tests {
             "SELECT '?', \"a?\" FROM t WHERE x = $1 AND y = $2 -- ?\n/* ? */ AND z = $3"
         );
         assert_eq!(number_placeholders("SELECT 'it''s ?' , ?"), "SELECT 'it''s ?' , $1");
+        assert_eq!(number_placeholders("SELECT 'café ?', ? -- é ?"), "SELECT 'café ?', $1 -- é ?");
+    }
+
+    #[test]
+    fn parameters_inline_as_literals() {
+        let row = [ScalarValue::Utf8(Some("O'Brien".into())), ScalarValue::Int64(Some(3)), ScalarValue::Null];
+        assert_eq!(
+            inline_params("SELECT '$1', x FROM t WHERE a = $1 AND b > $2 AND c IS $3", &row).expect("inline"),
+            "SELECT '$1', x FROM t WHERE a = 'O''Brien' AND b > 3 AND c IS NULL"
+        );
+        assert!(inline_params("SELECT $4", &row).is_err());
     }
 
     #[test]

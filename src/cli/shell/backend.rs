@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use futures::StreamExt;
 use tonic::transport::Channel;
 
-use super::semantic::{MeasureInfo, SemanticIntrospection};
+use super::semantic::MeasureInfo;
 use crate::engine::Engine;
 use crate::flight::metadata::{Metadata, TableFilter, TableMeta};
 
@@ -75,14 +75,12 @@ where
 pub struct Local {
     engine: Engine,
     metadata: Metadata,
-    semantic: Option<Arc<dyn SemanticIntrospection>>,
 }
 
 impl Local {
     pub fn new(engine: Engine) -> Local {
         let metadata = crate::flight::engine_metadata(&engine);
-        let semantic = super::semantic::for_engine(&engine);
-        Local { engine, metadata, semantic }
+        Local { engine, metadata }
     }
 }
 
@@ -113,13 +111,14 @@ impl Backend for Local {
     }
 
     async fn measures(&mut self) -> Result<Option<Vec<MeasureInfo>>, String> {
-        Ok(self.semantic.as_ref().map(|s| s.measures()))
+        let measures = super::semantic::engine_measures(&self.engine);
+        Ok((!measures.is_empty()).then_some(measures))
     }
 
     async fn compile(&mut self, sql: &str) -> Result<Option<String>, String> {
-        match &self.semantic {
-            Some(s) => s.compile(sql).map(Some),
-            None => Ok(None),
+        match self.engine.compile(sql).await.map_err(|e| crate::errors::describe_error(&e))? {
+            Some(compiled) => Ok(Some(compiled)),
+            None => Err("not a semantic query (it does not read the model table): it runs as written".into()),
         }
     }
 }

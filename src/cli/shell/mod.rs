@@ -211,8 +211,8 @@ async fn meta(line: &str, backend: &mut dyn Backend, settings: &mut Settings) ->
         }
         "\\measures" => match backend.measures().await? {
             None => println!("no semantic model loaded: there are no measures yet"),
-            Some(mut measures) => {
-                measures.sort_by(|a, b| (&a.folder, &a.name).cmp(&(&b.folder, &b.name)));
+            Some(measures) => {
+                // Model order, folder by folder, as the model's author arranged them.
                 let mut folder: Option<&str> = None;
                 for m in &measures {
                     if folder != Some(m.folder.as_str()) {

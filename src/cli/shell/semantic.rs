@@ -1,13 +1,8 @@
 //! The shell's view of the semantic model: `\measures` lists measures by display folder, `\compile` shows the
-//! plain SQL a semantic query becomes. Until the engine carries a model, [`for_engine`] returns `None` and both
-//! commands say so.
-//!
-//! The hook: implement [`SemanticIntrospection`] for the model and return it from [`for_engine`]. Over
-//! `--connect`, measures are read from the server's `semantic` schema instead: each measure column of the
-//! model table carries field metadata `omnimarket.kind = measure` and optionally `omnimarket.folder`,
-//! `omnimarket.expression` ([`measures_from_schema`]).
-
-use std::sync::Arc;
+//! plain SQL a semantic query becomes. Locally both come from the engine's model; over `--connect`, measures
+//! are read from the server's `semantic` schema: each measure column of the model table carries the field
+//! metadata `omnimarket.kind = measure`, and optionally `omnimarket.folder` and `omnimarket.expression`
+//! ([`measures_from_schema`]).
 
 use datafusion::arrow::datatypes::Schema;
 
@@ -27,15 +22,20 @@ pub struct MeasureInfo {
     pub expression: Option<String>,
 }
 
-pub trait SemanticIntrospection: Send + Sync {
-    fn measures(&self) -> Vec<MeasureInfo>;
-    /// The plain SQL that `sql` (semantic SQL over the model table) compiles to, or the compile error.
-    fn compile(&self, sql: &str) -> Result<String, String>;
-}
-
-/// The semantic model behind this engine, if it has one. The engine carries no model yet.
-pub fn for_engine(_engine: &Engine) -> Option<Arc<dyn SemanticIntrospection>> {
-    None
+/// The engine's measures, in model order.
+pub fn engine_measures(engine: &Engine) -> Vec<MeasureInfo> {
+    engine
+        .model()
+        .folders()
+        .into_iter()
+        .flat_map(|(folder, measures)| {
+            measures.into_iter().map(move |m| MeasureInfo {
+                folder: folder.clone(),
+                name: m.name.clone(),
+                expression: Some(m.dax.split_whitespace().collect::<Vec<_>>().join(" ")),
+            })
+        })
+        .collect()
 }
 
 /// The measures described in a model table's Arrow schema (see the module doc).

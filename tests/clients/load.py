@@ -1,0 +1,108 @@
+"""Load test: N concurrent ADBC clients, each running the dashboard queries R times (loopback only, bounded).
+
+Prints throughput and latency percentiles; exits 1 on any error. The server comes from the environment
+(OMNIMARKET_FLIGHT_URI, OMNIMARKET_USER, OMNIMARKET_PASSWORD), as set by tests/clients/run.sh.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from urllib.parse import urlparse
+
+import adbc_driver_flightsql.dbapi as flight_sql
+
+# The dashboard's queries over the cleaned tables (plain SQL until the semantic model serves them).
+QUERIES = {
+    "ca_par_canal": "SELECT c.Nom_Canal, SUM(v.Montant_TTC) AS ca, COUNT(*) AS ventes "
+    "FROM staging.stg_ventes v JOIN Dim_Canal c ON v.ID_Canal = c.ID_Canal GROUP BY c.Nom_Canal ORDER BY ca DESC",
+    "ca_mensuel": "SELECT date_trunc('month', Date_Vente) AS mois, SUM(Montant_HT) AS ca_ht, SUM(Marge) AS marge "
+    "FROM staging.stg_ventes GROUP BY 1 ORDER BY 1",
+    "top_clients": "SELECT c.ID_Client, c.Nom, c.Ville, SUM(v.Montant_TTC) AS ca FROM staging.stg_ventes v "
+    "JOIN staging.stg_clients c ON v.ID_Client = c.ID_Client GROUP BY 1, 2, 3 ORDER BY ca DESC LIMIT 10",
+    "retours_par_categorie": "SELECT p.Categorie, COUNT(r.ID_Retour) AS retours, COUNT(*) AS ventes "
+    "FROM staging.stg_ventes v JOIN Dim_Produit p ON v.ID_Produit = p.ID_Produit "
+    "LEFT JOIN staging.stg_retours r ON r.ID_Vente = v.ID_Vente GROUP BY p.Categorie ORDER BY retours DESC",
+    "sessions_par_appareil": "SELECT Contexte_Appareil, COUNT(*) AS sessions, AVG(Pages_Vues) AS pages "
+    "FROM staging.stg_trafic GROUP BY 1 ORDER BY 2 DESC",
+}
+
+
+def worker(uri, user, password, runs, latencies, errors, lock):
+    try:
+        conn = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+    except Exception as e:  # noqa: BLE001 - any failure counts as an error of the load test
+        with lock:
+            errors.append(f"connect: {e}")
+        return
+    try:
+        with conn.cursor() as cur:
+            for _ in range(runs):
+                for name, sql in QUERIES.items():
+                    t0 = time.perf_counter()
+                    try:
+                        cur.execute(sql)
+                        cur.fetch_arrow_table()
+                    except Exception as e:  # noqa: BLE001
+                        with lock:
+                            errors.append(f"{name}: {e}")
+                        continue
+                    with lock:
+                        latencies.append(time.perf_counter() - t0)
+    finally:
+        conn.close()
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--runs", type=int, default=50)
+    args = ap.parse_args()
+    uri = os.environ["OMNIMARKET_FLIGHT_URI"]
+    host = urlparse(uri).hostname or ""
+    if not (host.startswith("127.") or host in ("localhost", "::1")):
+        sys.exit(f"refusing to load-test {host}: loopback only")
+    user, password = os.environ["OMNIMARKET_USER"], os.environ["OMNIMARKET_PASSWORD"]
+
+    # Warm-up: the first query of each table parses the raw file and builds the SQL models.
+    warm = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+    with warm.cursor() as cur:
+        for sql in QUERIES.values():
+            cur.execute(sql)
+            cur.fetch_arrow_table()
+    warm.close()
+
+    latencies, errors, lock = [], [], threading.Lock()
+    threads = [
+        threading.Thread(target=worker, args=(uri, user, password, args.runs, latencies, errors, lock))
+        for _ in range(args.clients)
+    ]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    lat = sorted(latencies)
+    print(
+        f"load: {args.clients} clients x {args.runs} runs x {len(QUERIES)} queries = {len(lat)} queries "
+        f"in {elapsed:.1f} s: {len(lat) / elapsed:.1f} queries/s; latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(lat, 99) * 1000:.1f} ms, mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.1f} ms; "
+        f"errors {len(errors)}"
+    )
+    for e in errors[:5]:
+        print("  error:", e[:300])
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The server through ADBC's Flight SQL driver (the Go driver under Python's DB-API), as notebooks use it."""
+
+import adbc_driver_flightsql.dbapi as flight_sql
+import adbc_driver_manager
+import pyarrow as pa
+import pytest
+
+
+@pytest.fixture()
+def conn(uri, credentials):
+    user, password = credentials
+    c = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+    yield c
+    c.close()
+
+
+def test_wrong_password_is_refused(uri, credentials):
+    user, _ = credentials
+    with pytest.raises(adbc_driver_manager.Error) as err:
+        c = flight_sql.connect(uri, db_kwargs={"username": user, "password": "not the password"})
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+    assert "UNAUTHENTICATED" in str(err.value).upper() or "invalid user name or password" in str(err.value)
+
+
+def test_get_objects_lists_schemas_tables_and_columns(conn):
+    objects = conn.adbc_get_objects(depth="all").read_all().to_pylist()
+    catalogs = {c["catalog_name"]: c for c in objects}
+    assert "omnimarket" in catalogs
+    schemas = {s["db_schema_name"]: s for s in catalogs["omnimarket"]["catalog_db_schemas"]}
+    assert {"raw", "staging"} <= set(schemas)
+    tables = {t["table_name"]: t for t in schemas["staging"]["db_schema_tables"]}
+    assert "stg_ventes" in tables
+    columns = [c["column_name"] for c in tables["stg_ventes"]["table_columns"]]
+    assert "Montant_TTC" in columns and "ID_Canal" in columns
+
+
+def test_table_schema_keeps_types(conn):
+    schema = conn.adbc_get_table_schema("Dim_Temps", db_schema_filter="raw")
+    assert pa.types.is_date32(schema.field("Date_Complete").type)
+    assert schema.field("Saison_Commerciale").type == pa.string()
+
+
+def test_plain_query_types_and_rows(conn):
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT c.Nom_Canal, COUNT(*) AS ventes, SUM(v.Montant_TTC) AS ca, MIN(v.Date_Vente) AS premiere "
+            "FROM staging.stg_ventes v JOIN Dim_Canal c ON v.ID_Canal = c.ID_Canal GROUP BY c.Nom_Canal ORDER BY 1"
+        )
+        table = cur.fetch_arrow_table()
+    assert table.num_rows == 3
+    assert table.schema.field("Nom_Canal").type == pa.string()  # Utf8, not a string view
+    assert pa.types.is_date32(table.schema.field("premiere").type)
+    assert sum(table.column("ventes").to_pylist()) == 49_975
+
+
+def test_prepared_query_with_a_parameter(conn):
+    with conn.cursor() as cur:
+        counts = []
+        for canal in (1, 2, 3):
+            cur.execute("SELECT COUNT(*) AS n FROM staging.stg_ventes WHERE ID_Canal = ?", parameters=(canal,))
+            counts.append(cur.fetchone()[0])
+        cur.execute("SELECT COUNT(*) FROM staging.stg_ventes")
+        assert sum(counts) == cur.fetchone()[0]
+        assert all(n > 0 for n in counts)
+
+
+def test_bad_sql_says_what_is_wrong(conn):
+    with conn.cursor() as cur:
+        with pytest.raises(adbc_driver_manager.Error) as err:
+            cur.execute("SELECT * FROM Dim_Clien")
+        assert "INVALID_ARGUMENT" in str(err.value).upper() or "InvalidArgument" in str(err.value)
+        assert "Dim_Client" in str(err.value)
+        # The connection still works after the error.
+        cur.execute("SELECT 1 AS one")
+        assert cur.fetchone()[0] == 1
+
+
+def test_empty_result_has_columns(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT ID_Canal, Nom_Canal FROM Dim_Canal WHERE ID_Canal < 0")
+        table = cur.fetch_arrow_table()
+    assert table.num_rows == 0
+    assert table.schema.names == ["ID_Canal", "Nom_Canal"]
+
+
+def test_fetch_more_than_a_million_rows(conn):
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT v.ID_Vente, v.Date_Vente, v.Montant_TTC, c.Nom_Canal, n.value AS copie "
+            "FROM base_ventes v JOIN Dim_Canal c ON v.ID_Canal = c.ID_Canal CROSS JOIN generate_series(1, 25) n"
+        )
+        table = cur.fetch_arrow_table()
+    assert table.num_rows == 50_000 * 25
+    assert table.schema.field("Nom_Canal").type == pa.string()
+
+
+def test_semantic_query(conn):
+    with conn.cursor() as cur:
+        try:
+            cur.execute("SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket GROUP BY 1")
+        except adbc_driver_manager.Error as e:
+            pytest.skip(f"semantic SQL is not in this build yet: {str(e)[:200]}")
+        table = cur.fetch_arrow_table()
+    assert table.num_rows == 3
