@@ -64,6 +64,7 @@ fn print_entries(entries: &[RefreshEntry]) {
             None => ("kept", String::new()),
             Some(why) => ("rebuilt", why.to_string()),
         };
-        println!("{:<width$}  {action:<7}  {:>9}  {:>6.2} s  {why}", e.model, e.rows, e.elapsed.as_secs_f64());
+        let line = format!("{:<width$}  {action:<7}  {:>9}  {:>6.2} s  {why}", e.model, e.rows, e.elapsed.as_secs_f64());
+        println!("{}", line.trim_end());
     }
 }
