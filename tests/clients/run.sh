@@ -3,7 +3,9 @@
 # a cached virtualenv, a generated dataset and a users file in a temp dir, the server on a free loopback port,
 # pytest, then the server stopped by its PID (also on failure or Ctrl-C).
 #
-#   tests/clients/run.sh [--load CLIENTS RUNS] [--bin PATH] [pytest args...]
+#   tests/clients/run.sh [--load CLIENTS RUNS] [--stream] [--bin PATH] [pytest args...]
+#
+# --stream also times a 5M-row result through ADBC (tests/clients/stream.py; use a release binary).
 #
 # OMNIMARKET_VENV overrides the virtualenv ($HOME/.cache/omnimarket-venv); the binary defaults to the debug
 # build under $CARGO_TARGET_DIR (or ./target).
@@ -12,10 +14,12 @@ cd "$(dirname "$0")/../.."
 
 BIN="${CARGO_TARGET_DIR:-target}/debug/omnimarket"
 LOAD=()
+STREAM=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN="$2"; shift 2 ;;
     --load) LOAD=("$2" "$3"); shift 3 ;;
+    --stream) STREAM=1; shift ;;
     *) break ;;
   esac
 done
@@ -63,4 +67,7 @@ export OMNIMARKET_FLIGHT_URI="grpc://$ADDR" OMNIMARKET_USER="$USER_NAME" OMNIMAR
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/clients "$@"
 if [ ${#LOAD[@]} -eq 2 ]; then
   "$VENV/bin/python" tests/clients/load.py --clients "${LOAD[0]}" --runs "${LOAD[1]}"
+fi
+if [ -n "$STREAM" ]; then
+  "$VENV/bin/python" tests/clients/stream.py
 fi
