@@ -170,6 +170,10 @@ fn collect_sql(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result
     for entry in std::fs::read_dir(dir)? {
         let p = entry?.path();
         if p.is_dir() {
+            // sql/dashboards/ holds the dashboards' semantic queries (crate::dashboards), not models.
+            if p.file_name().is_some_and(|n| n == "dashboards") {
+                continue;
+            }
             collect_sql(&p, out)?;
         } else if p.extension().is_some_and(|e| e == "sql") {
             out.push(p);
