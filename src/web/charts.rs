@@ -38,7 +38,7 @@ fn top(values: impl Iterator<Item = f64>) -> f64 {
 /// Horizontal bars, one per row, in the order given (the query's ORDER BY).
 pub fn bar(label: &str, points: &[(String, f64)], format: Format) -> String {
     let row = 24.0;
-    let (left, right, width) = (170.0, 90.0, 640.0);
+    let (left, right, width) = (185.0, 110.0, 640.0);
     let height = row * points.len() as f64 + 8.0;
     let max = top(points.iter().map(|p| p.1));
     // Negative values (a year-on-year fall) grow left from a zero line.
@@ -59,7 +59,7 @@ pub fn bar(label: &str, points: &[(String, f64)], format: Format) -> String {
             esc(&text),
             left - 6.0,
             y + row * 0.62,
-            esc(&clip(name, 24)),
+            esc(&clip(name, 22)),
             y + 3.0,
             row - 6.0,
             colour(0),
@@ -117,7 +117,8 @@ pub fn donut(label: &str, points: &[(String, f64)], format: Format) -> String {
 
 /// Lines over an ordered x axis (months), one per series, with the y axis from zero.
 pub fn line(label: &str, xs: &[String], series: &[(String, Vec<Option<f64>>)], format: Format) -> String {
-    let (width, height, left, right, top_m, bottom) = (640.0, 260.0, 80.0, 10.0, 24.0, 40.0);
+    // Wider than the other charts: a line chart spans the page, and its text must not grow with it.
+    let (width, height, left, right, top_m, bottom) = (1100.0, 300.0, 80.0, 10.0, 24.0, 40.0);
     let max = top(series.iter().flat_map(|(_, v)| v.iter().flatten().copied()));
     let min = series.iter().flat_map(|(_, v)| v.iter().flatten().copied()).filter(|v| v.is_finite()).fold(0.0_f64, f64::min);
     let (pw, ph) = (width - left - right, height - top_m - bottom);
@@ -137,8 +138,8 @@ pub fn line(label: &str, xs: &[String], series: &[(String, Vec<Option<f64>>)], f
             y = y(v)
         );
     }
-    // About eight x labels whatever the number of months.
-    let step = xs.len().div_ceil(8).max(1);
+    // About twelve x labels whatever the number of months.
+    let step = xs.len().div_ceil(12).max(1);
     for (i, t) in xs.iter().enumerate().step_by(step) {
         let _ = write!(s, r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="middle">{}</text>"#, x(i), height - bottom + 18.0, esc(t));
     }

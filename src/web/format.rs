@@ -43,8 +43,9 @@ pub fn compact(value: f64, format: Format) -> String {
         Format::Integer => {
             if value.abs() >= 1e6 { scaled(value) } else { number(value, 0) }
         }
+        // A whole number computed in floating point (a funnel step) reads without ",00".
         Format::Decimal | Format::Text => {
-            if value.abs() >= 1e6 { scaled(value) } else { number(value, 2) }
+            if value.abs() >= 1e6 { scaled(value) } else { number(value, if value.fract() == 0.0 { 0 } else { 2 }) }
         }
     }
 }
@@ -105,6 +106,8 @@ mod tests {
         assert_eq!(plain(full(-0.001, Format::Decimal)), "0,00");
         assert_eq!(plain(full(999.0, Format::Integer)), "999");
         assert_eq!(number(f64::NAN, 2), "–");
+        assert_eq!(plain(compact(65_235.0, Format::Decimal)), "65 235");
+        assert_eq!(plain(compact(4.2, Format::Decimal)), "4,20");
         assert_eq!(compact(0.5704, Format::Percent), "57,0\u{a0}%");
         assert_eq!(month_name(8), Some("août"));
         assert_eq!(month_name(0), None);

@@ -59,6 +59,7 @@ h2{font-size:1.05rem;margin:0 0 .6rem}
 .card{background:#fff;border-radius:6px;padding:.8rem 1rem;box-shadow:0 1px 2px rgba(0,0,0,.08);border-top:4px solid #0072B2}
 .card .name{font-size:.8rem;color:#5a6776}
 .card .value{font-size:1.5rem;font-weight:600;margin-top:.3rem;white-space:nowrap}
+.card .value.text{font-size:1rem;white-space:normal}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
 section.visual{background:#fff;border-radius:6px;padding:1rem;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow-x:auto}
 section.wide{grid-column:1/-1}
@@ -66,7 +67,7 @@ svg.chart{max-width:100%;height:auto;font-size:12px}
 svg .lbl{fill:#1d2733;font-size:12px}
 svg .val{fill:#1d2733;font-size:12px;font-weight:600}
 svg .axis{fill:#5a6776;font-size:11px}
-svg .total{fill:#1d2733;font-size:16px;font-weight:700}
+svg .total{fill:#1d2733;font-size:13px;font-weight:700}
 svg line.grid{stroke:#e3e8ee}
 table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{padding:.3rem .5rem;border-bottom:1px solid #e3e8ee;text-align:left}

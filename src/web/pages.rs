@@ -352,11 +352,13 @@ fn cards(model: &Model, table: &ResultTable, formats: &[Format]) -> String {
         let description = model.measures.iter().find(|m| m.name == c.name).map(|m| m.description.as_str()).unwrap_or("");
         let _ = write!(
             out,
-            r#"<div class="card" data-measure="{}" data-value="{}" title="{}"><div class="name">{}</div><div class="value">{}</div></div>"#,
+            r#"<div class="card" data-measure="{}" data-value="{}" title="{}"><div class="name">{}</div><div class="value{}">{}</div></div>"#,
             esc(&c.name),
             esc(&cell.text()),
             esc(description),
             esc(&label(&c.name)),
+            // A name (the top product) wraps on a smaller line rather than overflowing the card.
+            if matches!(cell, Cell::Text(_)) { " text" } else { "" },
             esc(&cell_text(&cell, formats[i], true))
         );
     }

@@ -106,7 +106,8 @@ pub fn cards(html: &str) -> Vec<(String, String, String)> {
         let start = at + i;
         let measure = attr(html, start, "data-measure").expect("data-measure");
         let value = attr(html, start, "data-value").expect("data-value");
-        let v0 = html[start..].find(r#"<div class="value">"#).expect("value") + start + r#"<div class="value">"#.len();
+        let v0 = html[start..].find(r#"<div class="value"#).expect("value") + start;
+        let v0 = html[v0..].find('>').expect("value") + v0 + 1;
         let v1 = html[v0..].find("</div>").expect("end") + v0;
         out.push((unescape(measure), unescape(value), unescape(&html[v0..v1])));
         at = v1;
