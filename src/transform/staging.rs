@@ -141,7 +141,7 @@ impl StagingSchema {
             if !wanted.contains(m.name.as_str()) || self.built.table_exist(&m.name) {
                 continue;
             }
-            if !self.from_cache(m).await? {
+            if !self.load_snapshot(m).await? {
                 wanted.extend(m.models_used());
             }
         }
@@ -165,7 +165,7 @@ impl StagingSchema {
     }
 
     /// Register the model from its snapshot if there is a fresh one; whether it did.
-    async fn from_cache(&self, m: &Model) -> Result<bool, DataFusionError> {
+    async fn load_snapshot(&self, m: &Model) -> Result<bool, DataFusionError> {
         let Some(cache) = self.cache.clone() else { return Ok(false) };
         // A source that cannot be stamped (a missing file) cannot vouch for a snapshot: build, which reports
         // the real problem.
