@@ -4,23 +4,16 @@
 //!
 //! Run: `cargo bench --bench semantic`. Data is generated once under target/bench-data/ (not committed).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use common::dataset;
 use omnimarket::dashboards::{Dashboard, load};
 use omnimarket::engine::Engine;
-use omnimarket::generate::{GenerateConfig, NoProgress, generate};
 use omnimarket::project::Project;
-
-fn dataset(scale: u32) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-data/scale{scale}"));
-    if !dir.join("Fait_Trafic_Web.json").exists() {
-        let cfg = GenerateConfig { out_dir: dir.clone(), scale, ..GenerateConfig::default() };
-        generate(&cfg, &NoProgress).expect("generate bench data");
-    }
-    dir
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")

@@ -4,23 +4,16 @@
 //!
 //! Run: `cargo bench --bench sources`. Data is generated once under target/bench-data/ (not committed).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use omnimarket::generate::{GenerateConfig, NoProgress, generate};
+use common::dataset;
 use omnimarket::project::Project;
 use omnimarket::sources::config::parse_sources;
 use omnimarket::sources::{DeclaredTypes, SourceInput};
-
-fn dataset(scale: u32) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-data/scale{scale}"));
-    if !dir.join("Fait_Trafic_Web.json").exists() {
-        let cfg = GenerateConfig { out_dir: dir.clone(), scale, ..GenerateConfig::default() };
-        generate(&cfg, &NoProgress).expect("generate bench data");
-    }
-    dir
-}
 
 /// A CSV file big enough to time: the returns (about 1 MB at scale 10) repeated 20 times under one header.
 fn big_csv(dir: &Path) -> PathBuf {

@@ -4,31 +4,23 @@
 //!
 //! Run: `cargo bench --bench stream`. Data (scale 1) is generated once under target/bench-data/.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use futures::StreamExt;
+use common::dataset;
 use omnimarket::engine::Engine;
 use omnimarket::flight::auth::Authenticator;
 use omnimarket::flight::results::{plain_schema, to_plain};
 use omnimarket::flight::{ServerConfig, start};
-use omnimarket::generate::{GenerateConfig, NoProgress, generate};
 use omnimarket::project::Project;
 
 /// 50,000 sales x 100: five million rows of the sales table's columns (ints, dates, timestamps, text, decimals).
 const SQL: &str = "SELECT v.*, n.value AS copie FROM base_ventes v CROSS JOIN generate_series(1, 100) n";
-
-fn dataset() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/scale1");
-    if !dir.join("Fait_Trafic_Web.json").exists() {
-        let cfg = GenerateConfig { out_dir: dir.clone(), ..GenerateConfig::default() };
-        generate(&cfg, &NoProgress).expect("generate bench data");
-    }
-    dir
-}
 
 /// Counts the bytes written through it.
 struct Counter<W> {
@@ -102,7 +94,7 @@ async fn over_flight(engine: Engine) {
 }
 
 fn main() {
-    let project = Project::new(env!("CARGO_MANIFEST_DIR"), dataset());
+    let project = Project::new(env!("CARGO_MANIFEST_DIR"), dataset(1));
     let engine = Engine::open(&project).expect("engine");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {

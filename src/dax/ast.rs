@@ -32,19 +32,32 @@ pub enum BinaryOp {
     Mul,
     Div,
     Concat,
+    Compare(CmpOp),
+    And,
+    Or,
+}
+
+/// A comparison; the IR keeps it as written (`ir::Node::Compare`, CALCULATE filters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
     Eq,
     NotEq,
     Lt,
     LtEq,
     Gt,
     GtEq,
-    And,
-    Or,
 }
 
-impl BinaryOp {
-    pub fn is_comparison(self) -> bool {
-        matches!(self, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq)
+impl CmpOp {
+    pub fn sql(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::NotEq => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::LtEq => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::GtEq => ">=",
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! Each aggregation (a [`Leaf`]) carries the filter-context changes (`Mod`s) that CALCULATE and friends
 //! applied around it, relative to the context it is evaluated in; the SQL planner turns those into SQL.
 
+pub use super::ast::CmpOp;
 use crate::model::TableId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,29 +21,6 @@ pub enum Agg {
     Count,
     CountRows,
     DistinctCount,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CmpOp {
-    Eq,
-    NotEq,
-    Lt,
-    LtEq,
-    Gt,
-    GtEq,
-}
-
-impl CmpOp {
-    pub fn sql(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "=",
-            CmpOp::NotEq => "<>",
-            CmpOp::Lt => "<",
-            CmpOp::LtEq => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::GtEq => ">=",
-        }
-    }
 }
 
 /// A literal in a CALCULATE filter; numbers are kept as written so the IR can be hashed.

@@ -122,7 +122,9 @@ impl<'a> Binder<'a> {
                 let mut inner = Scope { vars: Vec::new() };
                 let node = self.lower(target, &target.expr, mods, &mut inner, 0);
                 self.stack.pop();
-                wrap_outer(node?, depth)
+                // Inside an iterator this is a context transition: the measure is evaluated on the iterated
+                // row's grid, which is the grid the caller lowers it on, so nothing wraps it.
+                node?
             }
             Expr::Name { name, at } => {
                 if let Some((_, node, d)) = scope.vars.iter().rev().find(|(n, _, _)| n == name) {
@@ -162,7 +164,7 @@ impl<'a> Binder<'a> {
                     BinaryOp::Concat => Node::Concat(l, r),
                     BinaryOp::And => Node::And(l, r),
                     BinaryOp::Or => Node::Or(l, r),
-                    cmp => Node::Compare(cmp_op(*cmp), l, r),
+                    BinaryOp::Compare(cmp) => Node::Compare(*cmp, l, r),
                 }
             }
             Expr::Let { vars, body } => {
@@ -206,7 +208,7 @@ impl<'a> Binder<'a> {
                     Expr::Name { name: table, at } => leaf(self.table(m, table, *at)?, Agg::CountRows, None),
                     Expr::Call { name: inner, args: iargs, at: iat } if inner == "INTERSECT" => self.intersect(m, iargs, *iat, mods)?,
                     Expr::Call { name: inner, args: iargs, at: iat } if inner == "FILTER" => {
-                        let (table, column, set, cond) = self.filter_set(m, iargs, *iat, mods, scope, depth)?;
+                        let (table, column, set, cond) = self.filter_set(m, iargs, *iat, scope, depth)?;
                         Node::Iterate(Box::new(Iteration { table, column, set, mods: mods.to_vec(), kind: IterKind::CountWhere { condition: Box::new(cond) } }))
                     }
                     other => return Err(self.err(m, other.at(), "COUNTROWS takes a table, INTERSECT(...) or FILTER(...)")),
@@ -322,7 +324,7 @@ impl<'a> Binder<'a> {
                 self.arity(m, name, args, 2, 2, at)?;
                 let source = self.arg(m, name, args, 0, at)?;
                 let (table, column, set, condition) = match source {
-                    Expr::Call { name: f, args: fargs, at: fat } if f == "FILTER" => self.filter_set(m, fargs, *fat, mods, scope, depth)?,
+                    Expr::Call { name: f, args: fargs, at: fat } if f == "FILTER" => self.filter_set(m, fargs, *fat, scope, depth)?,
                     other => {
                         let (t, c, s) = self.column_set(m, other)?;
                         (t, c, s, Node::Bool(true))
@@ -370,7 +372,7 @@ impl<'a> Binder<'a> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn filter_set(&mut self, m: &Measure, args: &[Option<Expr>], at: usize, _mods: &[Mod], scope: &mut Scope, depth: usize) -> Result<(TableId, String, SetKind, Node)> {
+    fn filter_set(&mut self, m: &Measure, args: &[Option<Expr>], at: usize, scope: &mut Scope, depth: usize) -> Result<(TableId, String, SetKind, Node)> {
         self.arity(m, "FILTER", args, 2, 2, at)?;
         let (t, c, set) = self.column_set(m, self.arg(m, "FILTER", args, 0, at)?)?;
         let cond = self.lower(m, self.arg(m, "FILTER", args, 1, at)?, &[], scope, depth + 1)?;
@@ -469,7 +471,7 @@ impl<'a> Binder<'a> {
                     other => return Err(self.err(m, at, format!("{other} cannot be a CALCULATE filter here"))),
                 })
             }
-            Expr::Binary { op, left, right, at } if op.is_comparison() => {
+            Expr::Binary { op: BinaryOp::Compare(op), left, right, at } => {
                 let (table, column, ty) = self.column(m, left)?;
                 let value = match &**right {
                     Expr::Number(n) => Literal::Number(format_number(*n)),
@@ -483,25 +485,10 @@ impl<'a> Binder<'a> {
                 if matches!(value, Literal::Text(_)) == is_numeric(&ty) {
                     return Err(self.err(m, *at, format!("`{}[{column}]` is {ty}; the literal is of another type", self.model.tables[table].name)));
                 }
-                Ok(vec![Mod::Filter { table, column, op: cmp_op(*op), value }])
+                Ok(vec![Mod::Filter { table, column, op: *op, value }])
             }
             other => Err(self.err(m, other.at(), "unsupported CALCULATE filter: expected ALL/ALLSELECTED/REMOVEFILTERS, a time function or `Table[Column] = value`")),
         }
-    }
-}
-
-fn wrap_outer(node: Node, _depth: usize) -> Node {
-    node
-}
-
-fn cmp_op(op: BinaryOp) -> CmpOp {
-    match op {
-        BinaryOp::Eq => CmpOp::Eq,
-        BinaryOp::NotEq => CmpOp::NotEq,
-        BinaryOp::Lt => CmpOp::Lt,
-        BinaryOp::LtEq => CmpOp::LtEq,
-        BinaryOp::Gt => CmpOp::Gt,
-        _ => CmpOp::GtEq,
     }
 }
 

@@ -1,7 +1,7 @@
 //! A hand-written lexer and precedence-climbing parser for the DAX subset the model's measures use.
 //! Precedence follows DAX: `||` < `&&` < comparisons < `&` < `+ -` < `* /` < unary `-`/NOT.
 
-use super::ast::{BinaryOp, Expr, UnaryOp};
+use super::ast::{BinaryOp, CmpOp, Expr, UnaryOp};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
@@ -216,12 +216,12 @@ impl Parser {
         Some(match *s {
             "||" => (BinaryOp::Or, 1),
             "&&" => (BinaryOp::And, 2),
-            "=" | "==" => (BinaryOp::Eq, 3),
-            "<>" => (BinaryOp::NotEq, 3),
-            "<" => (BinaryOp::Lt, 3),
-            "<=" => (BinaryOp::LtEq, 3),
-            ">" => (BinaryOp::Gt, 3),
-            ">=" => (BinaryOp::GtEq, 3),
+            "=" | "==" => (BinaryOp::Compare(CmpOp::Eq), 3),
+            "<>" => (BinaryOp::Compare(CmpOp::NotEq), 3),
+            "<" => (BinaryOp::Compare(CmpOp::Lt), 3),
+            "<=" => (BinaryOp::Compare(CmpOp::LtEq), 3),
+            ">" => (BinaryOp::Compare(CmpOp::Gt), 3),
+            ">=" => (BinaryOp::Compare(CmpOp::GtEq), 3),
             "&" => (BinaryOp::Concat, 4),
             "+" => (BinaryOp::Add, 5),
             "-" => (BinaryOp::Sub, 5),
@@ -328,7 +328,7 @@ mod tests {
         assert!(matches!(args[0], Some(Expr::Binary { op: BinaryOp::Sub, .. })));
         let e = parse("1 - 2 * 3 < 4 && TRUE()").unwrap();
         let Expr::Binary { op: BinaryOp::And, left, .. } = e else { panic!("&& binds loosest") };
-        assert!(matches!(*left, Expr::Binary { op: BinaryOp::Lt, .. }));
+        assert!(matches!(*left, Expr::Binary { op: BinaryOp::Compare(CmpOp::Lt), .. }));
     }
 
     #[test]
