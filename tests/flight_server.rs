@@ -331,19 +331,29 @@ async fn semantic_sql_statements_and_prepared() {
     };
     assert!((total(&batches, 1) - total(&plain, 0)).abs() < 0.01, "{} vs {}", total(&batches, 1), total(&plain, 0));
 
+    // Placeholders survive compilation: the statement plans at prepare time, so its result and parameter
+    // types are known before anything is bound (JDBC asks for them), and each bound row runs once.
     let mut stmt = client
-        .prepare("SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket WHERE Nom_Canal = ? GROUP BY 1".into(), None)
+        .prepare("SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket WHERE Nom_Canal = ? AND Annee >= ? GROUP BY 1 ORDER BY 1".into(), None)
         .await
         .expect("prepare semantic");
+    let names = |s: &Schema| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+    assert_eq!(names(stmt.dataset_schema().expect("dataset schema")), ["Nom_Canal", "ca"]);
+    let params = stmt.parameter_schema().expect("parameter schema").clone();
+    assert_eq!(names(&params), ["$1", "$2"]);
+    assert_eq!(params.field(0).data_type(), &DataType::Utf8);
+    assert!(params.field(1).data_type().is_integer(), "{params:?}");
     let p = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![Field::new("canal", DataType::Utf8, false)])),
-        vec![Arc::new(StringArray::from(vec!["Web"]))],
+        Arc::new(Schema::new(vec![Field::new("canal", DataType::Utf8, false), Field::new("annee", DataType::Int64, false)])),
+        vec![Arc::new(StringArray::from(vec!["Web", "Magasin"])), Arc::new(Int64Array::from(vec![0, 0]))],
     )
     .expect("batch");
     stmt.set_parameters(p).expect("bind");
     let info = stmt.execute().await.expect("execute");
     let (_, b) = fetch(&mut client, info).await;
-    assert_eq!(column(&b, 0), vec!["Web"]);
+    assert_eq!(column(&b, 0), vec!["Web", "Magasin"]);
+    let (_, plain) = query(&mut client, "SELECT SUM(v.Montant_TTC) FROM staging.stg_ventes v JOIN staging.stg_canaux c USING (ID_Canal) WHERE c.Nom_Canal IN ('Web', 'Magasin')").await;
+    assert!((total(&b, 1) - total(&plain, 0)).abs() < 0.01, "{} vs {}", total(&b, 1), total(&plain, 0));
 
     let s = statement_status(&mut client, "SELECT Nom_Canal, MEASURE(CA_Totl) FROM omnimarket GROUP BY 1", None).await;
     assert_eq!(s.code(), tonic::Code::InvalidArgument, "{s:?}");

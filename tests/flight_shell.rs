@@ -67,6 +67,7 @@ fn connect_to_a_server() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let project = omnimarket::project::Project::new(env!("CARGO_MANIFEST_DIR"), common::generated_data());
     let engine = Engine::open(&project).expect("engine");
+    let measure_count = engine.model().measures.len();
     let users = format!("alice:{}\n", hash_password("wonderland").expect("hash"));
     let auth = Authenticator::with_users(Users::parse("users", &users).expect("users"), Duration::from_secs(600));
     let config = ServerConfig { addr: "127.0.0.1:0".parse().expect("addr"), tls: None, auth: Arc::new(auth) };
@@ -75,9 +76,16 @@ fn connect_to_a_server() {
 
     let input = "SELECT Nom_Canal, COUNT(*) AS n FROM staging.stg_ventes v JOIN Dim_Canal c ON v.ID_Canal = c.ID_Canal\n\
                  GROUP BY Nom_Canal ORDER BY Nom_Canal;\n\\dt stg%\n\\d Dim_Canal\n\
-                 SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY 1 ORDER BY 1;\nSELECT * FROM nowhere;\n";
+                 SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY 1 ORDER BY 1;\nSELECT * FROM nowhere;\n\
+                 \\measures\n\\compile SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket WHERE Annee = 2024 GROUP BY 1\n\
+                 \\compile SELECT 1\n";
     let out = shell(&["--connect", &url, "--user", "alice"], input, &[("OMNIMARKET_PASSWORD", "wonderland")]);
     let (stdout, stderr) = text(&out);
+    // The server's catalog carries each measure's folder and DAX, so the remote list matches the local one.
+    assert!(stdout.contains("Ventes\n  CA_Total") && stdout.contains("SUM(Fait_Ventes[Montant_TTC])"), "remote \\measures: {stdout}");
+    assert!(stdout.contains("Objectifs\n") && stdout.contains(&format!("\n{measure_count} measures\n")), "remote \\measures: {stdout}");
+    assert!(stdout.contains("stg_ventes") && stdout.contains("stg_canaux") && stdout.contains("2024"), "remote \\compile: {stdout}");
+    assert!(stderr.contains("not a semantic query"), "remote \\compile of plain SQL: {stderr}");
     assert!(stdout.contains("| Magasin") && stdout.contains("3 rows"), "{stdout}\n{stderr}");
     assert!(stdout.contains("stg_ventes") && stdout.contains("stg_clients"), "{stdout}");
     assert!(stdout.contains("Nom_Canal") && stdout.contains("Utf8"), "{stdout}");

@@ -213,3 +213,45 @@ async fn the_model_table_is_in_the_catalog_for_metadata() {
     let df = e.sql("SELECT * FROM semantic.omnimarket LIMIT 0").await.expect("probe plans");
     assert_eq!(df.schema().fields().len(), e.model().attributes.len() + e.model().measures.len());
 }
+
+#[tokio::test]
+async fn parameters_pass_through_compilation_typed_by_their_attribute() {
+    use datafusion::common::{ParamValues, ScalarValue};
+    let e = fixture().await;
+    let sql = "SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket \
+               WHERE Annee = $1 AND Nom_Canal IN ($2, $3) AND Nom_Produit LIKE $4 AND Mois BETWEEN $5 AND $6 \
+               GROUP BY 1 ORDER BY 1";
+    let df = e.sql(sql).await.expect("plans with placeholders");
+    // Their types come from the attributes they are compared with, so a client learns them before binding.
+    let types = df.logical_plan().get_parameter_types().expect("parameter types");
+    let ty = |p: &str| types.get(p).cloned().flatten().map(|t| t.to_string()).unwrap_or_default();
+    assert_eq!((ty("$1"), ty("$2"), ty("$4"), ty("$5")), ("Int64".into(), "Utf8".into(), "Utf8".into(), "Int64".into()));
+    let bind = |annee: i64, a: &str, b: &str| {
+        ParamValues::List(
+            [
+                ScalarValue::Int64(Some(annee)),
+                ScalarValue::from(a),
+                ScalarValue::from(b),
+                ScalarValue::from("%"),
+                ScalarValue::Int64(Some(1)),
+                ScalarValue::Int64(Some(12)),
+            ]
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        )
+    };
+    let bound = df.clone().with_param_values(bind(2024, "Web", "Magasin")).expect("binds");
+    let with_params = semantic_fixture::rows_of(bound).await;
+    // The same query with the values written in.
+    let literal = semantic(
+        &e,
+        "SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket WHERE Annee = 2024 AND Nom_Canal IN ('Web', 'Magasin') \
+         AND Nom_Produit LIKE '%' AND Mois BETWEEN 1 AND 12 GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    semantic_fixture::assert_same_rows(&with_params, &literal);
+    assert!(!literal.is_empty());
+    let other_year = semantic_fixture::rows_of(df.with_param_values(bind(2023, "Web", "Magasin")).expect("binds")).await;
+    assert_ne!(other_year, literal, "the bound year changes the result");
+}

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{ProjectArgs, describe_error, runtime};
 use crate::engine::Engine;
+use crate::query::pretty_sql;
 use crate::project::{Project, default_data_dir};
 
 #[derive(Debug, Args)]
@@ -22,20 +23,11 @@ pub fn run(args: CompileArgs) -> Result<ExitCode, String> {
     let engine = Engine::open(&Project::new(&args.project.project, data)).map_err(|e| e.to_string())?;
     let compiled = runtime()?.block_on(engine.compile(&args.sql)).map_err(|e| describe_error(&e))?;
     match compiled {
-        Some(sql) => println!("{}", pretty(&sql)),
+        Some(sql) => println!("{}", pretty_sql(&sql)),
         None => {
             eprintln!("(plain SQL: it runs as written)");
             println!("{}", args.sql);
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The compiled SQL laid out on lines (sqlparser's pretty printer), for people to read.
-fn pretty(sql: &str) -> String {
-    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
-    match Parser::parse_sql(&GenericDialect {}, sql) {
-        Ok(statements) if statements.len() == 1 => format!("{:#}", statements[0]),
-        _ => sql.to_string(),
-    }
 }

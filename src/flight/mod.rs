@@ -26,6 +26,9 @@ pub use metadata::{CatalogSource, Metadata, MetadataSource};
 pub use results::ActiveQueries;
 pub use tls::TlsFiles;
 
+/// The DoAction type that returns the plain SQL a semantic query compiles to (the remote shell's `\compile`).
+pub const COMPILE_ACTION: &str = "omnimarket.compile";
+
 /// gRPC's default 4 MiB limit is too small for a parameter batch or a wide result batch from a tuned client;
 /// 64 MiB bounds what one message can make the server allocate.
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;

@@ -163,59 +163,6 @@ pub fn number_placeholders(sql: &str) -> String {
     })
 }
 
-/// Writes each parameter of `row` into the SQL text as a literal, for semantic SQL: the semantic surface reads
-/// literals in its filters, not placeholders. Values are rendered as SQL literals (quotes doubled), never
-/// pasted as text, so a parameter cannot change the statement's shape.
-pub fn inline_params(sql: &str, row: &[ScalarValue]) -> Result<String, HandleError> {
-    let mut failure = None;
-    let out = rewrite_outside_literals(sql, &mut |rest| {
-        let digits = rest.strip_prefix('$')?.chars().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        let index: usize = rest[1..1 + digits].parse().ok()?;
-        let literal = match row.get(index.wrapping_sub(1)) {
-            Some(v) => sql_literal(v),
-            None => Err(HandleError::Params(format!("no value for ${index}: {} parameter(s) bound", row.len()))),
-        };
-        match literal {
-            Ok(l) => Some((1 + digits, l)),
-            Err(e) => {
-                failure.get_or_insert(e);
-                None
-            }
-        }
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
-}
-
-fn sql_literal(v: &ScalarValue) -> Result<String, HandleError> {
-    if v.is_null() {
-        return Ok("NULL".into());
-    }
-    let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    Ok(match v {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => quoted(s),
-        ScalarValue::Boolean(Some(b)) => if *b { "TRUE".into() } else { "FALSE".into() },
-        ScalarValue::Int8(_)
-        | ScalarValue::Int16(_)
-        | ScalarValue::Int32(_)
-        | ScalarValue::Int64(_)
-        | ScalarValue::UInt8(_)
-        | ScalarValue::UInt16(_)
-        | ScalarValue::UInt32(_)
-        | ScalarValue::UInt64(_)
-        | ScalarValue::Float32(_)
-        | ScalarValue::Float64(_)
-        | ScalarValue::Decimal128(..) => v.to_string(),
-        ScalarValue::Date32(_) | ScalarValue::Date64(_) => format!("DATE {}", quoted(&v.to_string())),
-        other => return Err(HandleError::Params(format!("a {} parameter cannot be used in semantic SQL", other.data_type()))),
-    })
-}
-
 /// Copies `sql`, letting `replace` rewrite at each position outside string literals, quoted identifiers and
 /// comments: it returns how many bytes it consumed and what to write instead.
 fn rewrite_outside_literals(sql: &str, replace: &mut dyn FnMut(&str) -> Option<(usize, String)>) -> String {
@@ -259,16 +206,6 @@ mod tests {
         );
         assert_eq!(number_placeholders("SELECT 'it''s ?' , ?"), "SELECT 'it''s ?' , $1");
         assert_eq!(number_placeholders("SELECT 'café ?', ? -- é ?"), "SELECT 'café ?', $1 -- é ?");
-    }
-
-    #[test]
-    fn parameters_inline_as_literals() {
-        let row = [ScalarValue::Utf8(Some("O'Brien".into())), ScalarValue::Int64(Some(3)), ScalarValue::Null];
-        assert_eq!(
-            inline_params("SELECT '$1', x FROM t WHERE a = $1 AND b > $2 AND c IS $3", &row).expect("inline"),
-            "SELECT '$1', x FROM t WHERE a = 'O''Brien' AND b > 3 AND c IS NULL"
-        );
-        assert!(inline_params("SELECT $4", &row).is_err());
     }
 
     #[test]

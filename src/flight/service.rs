@@ -19,14 +19,13 @@ use arrow_flight::sql::{
     ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
+    Action, ActionType, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
     SchemaAsIpc, Ticket,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
-use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -36,8 +35,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{AuthError, Authenticator};
 use super::metadata::{Metadata, foreign_keys_schema, primary_keys_schema};
-use super::prepared::{BindError, HandleError, StatementHandle, bind, inline_params, number_placeholders, parameter_schema};
+use super::prepared::{BindError, HandleError, StatementHandle, bind, number_placeholders, parameter_schema};
 use super::results::{ActiveQueries, FlightDataStream, MAX_FLIGHT_DATA_SIZE, plain_schema, status_from_df, stream_frames};
+use super::COMPILE_ACTION;
 use crate::engine::Engine;
 
 pub struct OmniFlightSql {
@@ -94,12 +94,8 @@ impl OmniFlightSql {
     }
 
     /// The DataFrames of a handle (one per bound parameter row) and the schema of their result on the wire.
+    /// Semantic SQL keeps its placeholders through compilation, so it binds like plain SQL.
     async fn frames(&self, handle: &StatementHandle) -> Result<(Vec<DataFrame>, SchemaRef), Status> {
-        if let Some(params) = &handle.params
-            && self.engine.is_semantic(&handle.sql)
-        {
-            return self.semantic_frames(&handle.sql, params).await;
-        }
         let df = self.plan(&handle.sql).await?;
         let unbound_schema = Arc::new(plain_schema(df.schema().as_arrow()));
         let frames = bind(df, handle.params.as_ref()).map_err(|e| match e {
@@ -108,27 +104,6 @@ impl OmniFlightSql {
         })?;
         // With parameters bound, the placeholders' types are known: take the schema from the bound plan.
         let schema = frames.first().map(|f| Arc::new(plain_schema(f.schema().as_arrow()))).unwrap_or(unbound_schema);
-        Ok((frames, schema))
-    }
-
-    /// Semantic SQL compiles filters from literals, so each parameter row is written into the SQL as literals
-    /// and planned on its own.
-    async fn semantic_frames(&self, sql: &str, params: &RecordBatch) -> Result<(Vec<DataFrame>, SchemaRef), Status> {
-        let mut frames = Vec::with_capacity(params.num_rows());
-        for row in 0..params.num_rows() {
-            let values = params
-                .columns()
-                .iter()
-                .map(|c| ScalarValue::try_from_array(c, row))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| Status::invalid_argument(format!("cannot read the parameters: {e}")))?;
-            let inlined = inline_params(sql, &values).map_err(handle_status)?;
-            frames.push(self.plan(&inlined).await?);
-        }
-        let schema = match frames.first() {
-            Some(f) => Arc::new(plain_schema(f.schema().as_arrow())),
-            None => Arc::new(Schema::empty()),
-        };
         Ok((frames, schema))
     }
 
@@ -257,18 +232,9 @@ impl FlightSqlService for OmniFlightSql {
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         self.authorize(request.metadata()).await?;
         let sql = number_placeholders(&query.query);
-        let (dataset_schema, parameter_schema) = match self.plan(&sql).await {
-            Ok(df) => (
-                schema_bytes(&plain_schema(df.schema().as_arrow()))?,
-                schema_bytes(&parameter_schema(&df).map_err(|e| self.sql_status(&e))?)?,
-            ),
-            // Semantic SQL with placeholders plans only once values are bound (they become literals): its
-            // schemas are known at execution.
-            Err(_) if sql.contains('$') && self.engine.is_semantic(&sql) => {
-                (bytes::Bytes::new(), bytes::Bytes::new())
-            }
-            Err(e) => return Err(e),
-        };
+        let df = self.plan(&sql).await?;
+        let dataset_schema = schema_bytes(&plain_schema(df.schema().as_arrow()))?;
+        let parameter_schema = schema_bytes(&parameter_schema(&df).map_err(|e| self.sql_status(&e))?)?;
         let handle = StatementHandle::new(sql).encode().map_err(handle_status)?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
@@ -528,4 +494,28 @@ impl FlightSqlService for OmniFlightSql {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+
+    // ---- OmniMarket's own actions ----
+
+    async fn list_custom_actions(&self) -> Option<Vec<Result<ActionType, Status>>> {
+        Some(vec![Ok(ActionType {
+            r#type: COMPILE_ACTION.into(),
+            description: "The plain SQL a semantic query runs as (body: the query, UTF-8). No result for plain SQL.".into(),
+        })])
+    }
+
+    async fn do_action_fallback(&self, request: Request<Action>) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        self.authorize(request.metadata()).await?;
+        let action = request.into_inner();
+        if action.r#type != COMPILE_ACTION {
+            return Err(Status::invalid_argument(format!(
+                "unknown action `{}`; this server's own action is `{COMPILE_ACTION}`",
+                action.r#type
+            )));
+        }
+        let sql = std::str::from_utf8(&action.body).map_err(|_| Status::invalid_argument("the query to compile is not UTF-8 text"))?;
+        let compiled = self.engine.compile(&number_placeholders(sql)).await.map_err(|e| self.sql_status(&e))?;
+        let results = compiled.map(|c| Ok(arrow_flight::Result { body: c.into() }));
+        Ok(Response::new(Box::pin(futures::stream::iter(results))))
+    }
 }

@@ -3,6 +3,7 @@
 //! listing columns); reading it goes through the semantic surface (`MEASURE()`), so a scan only answers
 //! schema probes (`LIMIT 0`) and otherwise says how to query it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -43,12 +44,24 @@ impl SemanticSchema {
     }
 }
 
-/// The columns of the model table: attributes (their source types), then measures (by format).
+/// Field-metadata keys that describe the model table's columns to clients that only see the catalog (a
+/// remote shell's `\measures`, BI tools showing folders and descriptions).
+pub const KIND_KEY: &str = "omnimarket.kind";
+pub const FOLDER_KEY: &str = "omnimarket.folder";
+pub const EXPRESSION_KEY: &str = "omnimarket.expression";
+pub const FORMAT_KEY: &str = "omnimarket.format";
+pub const DESCRIPTION_KEY: &str = "omnimarket.description";
+pub const SOURCE_KEY: &str = "omnimarket.source";
+
+/// The columns of the model table: attributes (their source types), then measures (by format), each tagged
+/// with the metadata above.
 pub fn model_schema(bm: &BoundModel) -> SchemaRef {
     let mut fields = Vec::new();
     for a in &bm.model.attributes {
-        let ty = bm.model.tables[a.table].column_type(&a.column).cloned().unwrap_or(DataType::Utf8);
-        fields.push(Field::new(&a.name, ty, true));
+        let table = &bm.model.tables[a.table];
+        let ty = table.column_type(&a.column).cloned().unwrap_or(DataType::Utf8);
+        let metadata = [(KIND_KEY, "attribute".to_string()), (SOURCE_KEY, format!("{}[{}]", table.name, a.column))];
+        fields.push(Field::new(&a.name, ty, true).with_metadata(tags(metadata)));
     }
     for m in &bm.model.measures {
         let ty = match m.format {
@@ -56,9 +69,20 @@ pub fn model_schema(bm: &BoundModel) -> SchemaRef {
             Format::Integer => DataType::Int64,
             _ => DataType::Float64,
         };
-        fields.push(Field::new(&m.name, ty, true));
+        let metadata = [
+            (KIND_KEY, "measure".to_string()),
+            (FOLDER_KEY, m.folder.clone()),
+            (EXPRESSION_KEY, m.dax.split_whitespace().collect::<Vec<_>>().join(" ")),
+            (FORMAT_KEY, m.format.name().to_string()),
+            (DESCRIPTION_KEY, m.description.clone()),
+        ];
+        fields.push(Field::new(&m.name, ty, true).with_metadata(tags(metadata)));
     }
     Arc::new(Schema::new(fields))
+}
+
+fn tags<const N: usize>(pairs: [(&str, String); N]) -> HashMap<String, String> {
+    pairs.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 #[async_trait]

@@ -6,6 +6,15 @@ pub mod catalog;
 pub mod plan;
 pub mod surface;
 
+/// Compiled SQL laid out on lines (sqlparser's pretty printer), for people to read; unparsable text as is.
+pub fn pretty_sql(sql: &str) -> String {
+    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
+    match Parser::parse_sql(&GenericDialect {}, sql) {
+        Ok(statements) if statements.len() == 1 => format!("{:#}", statements[0]),
+        _ => sql.to_string(),
+    }
+}
+
 /// A literal in a filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -13,6 +22,8 @@ pub enum Value {
     Text(String),
     Bool(bool),
     Null,
+    /// A statement parameter (`$1`), bound by the caller after planning (prepared statements).
+    Placeholder(String),
 }
 
 impl Value {
@@ -22,6 +33,7 @@ impl Value {
             Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
             Value::Bool(b) => b.to_string(),
             Value::Null => "NULL".into(),
+            Value::Placeholder(p) => p.clone(),
         }
     }
 }
@@ -33,7 +45,7 @@ pub enum Predicate {
     In { attribute: String, values: Vec<Value>, negated: bool },
     Between { attribute: String, low: Value, high: Value, negated: bool },
     IsNull { attribute: String, negated: bool },
-    Like { attribute: String, pattern: String, negated: bool },
+    Like { attribute: String, pattern: Value, negated: bool },
     And(Box<Predicate>, Box<Predicate>),
     Or(Box<Predicate>, Box<Predicate>),
     Not(Box<Predicate>),
@@ -83,7 +95,7 @@ impl Predicate {
             }
             Predicate::IsNull { attribute, negated } => format!("{} IS {}NULL", column(attribute), neg(*negated)),
             Predicate::Like { attribute, pattern, negated } => {
-                format!("{} {}LIKE {}", column(attribute), neg(*negated), Value::Text(pattern.clone()).sql())
+                format!("{} {}LIKE {}", column(attribute), neg(*negated), pattern.sql())
             }
             Predicate::And(a, b) => format!("({} AND {})", a.sql(column), b.sql(column)),
             Predicate::Or(a, b) => format!("({} OR {})", a.sql(column), b.sql(column)),

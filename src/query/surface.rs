@@ -142,7 +142,6 @@ struct Block {
     having: Option<Expr>,
     order_by: Vec<(Expr, Option<bool>, Option<bool>)>,
     limit: Option<ast::LimitClause>,
-    measure_names: Vec<String>,
 }
 
 fn ident_name(e: &Expr) -> Option<String> {
@@ -190,6 +189,7 @@ fn literal(e: &Expr) -> Result<Value> {
             SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => Value::Text(s.clone()),
             SqlValue::Boolean(b) => Value::Bool(*b),
             SqlValue::Null => Value::Null,
+            SqlValue::Placeholder(p) => Value::Placeholder(p.clone()),
             other => return Err(SurfaceError(format!("unsupported literal `{other}`"))),
         }),
         Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match literal(expr)? {
@@ -258,7 +258,7 @@ fn predicate(model: &Model, e: &Expr) -> Result<Predicate> {
         Expr::IsNull(e) => Ok(Predicate::IsNull { attribute: attr(e)?, negated: false }),
         Expr::IsNotNull(e) => Ok(Predicate::IsNull { attribute: attr(e)?, negated: true }),
         Expr::Like { negated, expr, pattern, .. } => match literal(pattern)? {
-            Value::Text(p) => Ok(Predicate::Like { attribute: attr(expr)?, pattern: p, negated: *negated }),
+            p @ (Value::Text(_) | Value::Placeholder(_)) => Ok(Predicate::Like { attribute: attr(expr)?, pattern: p, negated: *negated }),
             _ => Err(SurfaceError("LIKE needs a text pattern".into())),
         },
         Expr::UnaryOp { op: UnaryOperator::Not, expr } => Ok(Predicate::Not(Box::new(predicate(model, expr)?))),
@@ -396,8 +396,7 @@ fn semantic_block(model: &Model, query: &Query) -> Result<Block> {
     if query.with.is_some() {
         return Err(SurfaceError("a WITH clause inside the semantic query block is not supported; put it around the block".into()));
     }
-    let measure_names = q.measures.iter().map(|(m, _)| m.clone()).collect();
-    Ok(Block { query: q, columns, having, order_by, limit: query.limit_clause.clone(), measure_names })
+    Ok(Block { query: q, columns, having, order_by, limit: query.limit_clause.clone() })
 }
 
 /// `SELECT * ... LIMIT 0`: a tool asking for the columns; answered by the `semantic` catalog table.
@@ -466,7 +465,6 @@ fn outer_expr(
 impl Block {
     /// `SELECT <columns> FROM (<compiled>) [WHERE having] ORDER BY ... LIMIT ...` as a query tree.
     fn replacement(&self, compiled: &str) -> Result<Query> {
-        let _ = &self.measure_names;
         let select = self
             .columns
             .iter()

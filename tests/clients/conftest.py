@@ -12,6 +12,9 @@ import pytest
 def _need(name: str) -> str:
     value = os.environ.get(name)
     if not value:
+        # Under run.sh (and so in CI) a missing server is a failure, never a silent skip.
+        if os.environ.get("OMNIMARKET_CLIENTS_STRICT"):
+            pytest.fail(f"{name} is not set")
         pytest.skip(f"{name} is not set: start a server first (see tests/clients/run.sh)")
     return value
 

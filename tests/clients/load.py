@@ -10,24 +10,34 @@ import statistics
 import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import adbc_driver_flightsql.dbapi as flight_sql
 
-# The dashboard's queries over the cleaned tables (plain SQL until the semantic model serves them).
-QUERIES = {
-    "ca_par_canal": "SELECT c.Nom_Canal, SUM(v.Montant_TTC) AS ca, COUNT(*) AS ventes "
-    "FROM staging.stg_ventes v JOIN Dim_Canal c ON v.ID_Canal = c.ID_Canal GROUP BY c.Nom_Canal ORDER BY ca DESC",
-    "ca_mensuel": "SELECT date_trunc('month', Date_Vente) AS mois, SUM(Montant_HT) AS ca_ht, SUM(Marge) AS marge "
-    "FROM staging.stg_ventes GROUP BY 1 ORDER BY 1",
-    "top_clients": "SELECT c.ID_Client, c.Nom, c.Ville, SUM(v.Montant_TTC) AS ca FROM staging.stg_ventes v "
-    "JOIN staging.stg_clients c ON v.ID_Client = c.ID_Client GROUP BY 1, 2, 3 ORDER BY ca DESC LIMIT 10",
-    "retours_par_categorie": "SELECT p.Categorie, COUNT(r.ID_Retour) AS retours, COUNT(*) AS ventes "
-    "FROM staging.stg_ventes v JOIN Dim_Produit p ON v.ID_Produit = p.ID_Produit "
-    "LEFT JOIN staging.stg_retours r ON r.ID_Vente = v.ID_Vente GROUP BY p.Categorie ORDER BY retours DESC",
-    "sessions_par_appareil": "SELECT Contexte_Appareil, COUNT(*) AS sessions, AVG(Pages_Vues) AS pages "
-    "FROM staging.stg_trafic GROUP BY 1 ORDER BY 2 DESC",
-}
+DASHBOARDS = Path(__file__).resolve().parents[2] / "sql" / "dashboards"
+
+
+def dashboard_queries(folder=DASHBOARDS):
+    """Every visual's query of the five dashboards (`-- name:` blocks of sql/dashboards/*.sql), as the web
+    pages run them: semantic SQL, compiled by the server."""
+    queries = {}
+    for path in sorted(folder.glob("*.sql")):
+        name, lines = None, []
+        for line in path.read_text(encoding="utf-8").splitlines() + ["-- name: <end>"]:
+            if line.startswith("-- name:"):
+                sql = "\n".join(lines).strip().rstrip(";").strip()
+                if name and sql:
+                    queries[f"{path.stem}/{name}"] = sql
+                name, lines = line.split(":", 1)[1].strip(), []
+            elif not line.startswith("--"):
+                lines.append(line)
+    if not queries:
+        sys.exit(f"no dashboard queries found under {folder}")
+    return queries
+
+
+QUERIES = dashboard_queries()
 
 
 def worker(uri, user, password, runs, latencies, errors, lock):
@@ -73,7 +83,7 @@ def main():
         sys.exit(f"refusing to load-test {host}: loopback only")
     user, password = os.environ["OMNIMARKET_USER"], os.environ["OMNIMARKET_PASSWORD"]
 
-    # Warm-up: the first query of each table parses the raw file and builds the SQL models.
+    # Warm-up: the first query of each table loads the cleaned models and binds the semantic model.
     warm = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
     with warm.cursor() as cur:
         for sql in QUERIES.values():

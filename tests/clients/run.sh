@@ -64,6 +64,7 @@ done
 echo "server on $ADDR (pid $SERVER_PID)"
 
 export OMNIMARKET_FLIGHT_URI="grpc://$ADDR" OMNIMARKET_USER="$USER_NAME" OMNIMARKET_PASSWORD="$PASSWORD"
+export OMNIMARKET_CLIENTS_STRICT=1 PYTHONDONTWRITEBYTECODE=1
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/clients "$@"
 if [ ${#LOAD[@]} -eq 2 ]; then
   "$VENV/bin/python" tests/clients/load.py --clients "${LOAD[0]}" --runs "${LOAD[1]}"

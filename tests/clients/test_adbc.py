@@ -97,9 +97,36 @@ def test_fetch_more_than_a_million_rows(conn):
 
 def test_semantic_query(conn):
     with conn.cursor() as cur:
-        try:
-            cur.execute("SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket GROUP BY 1")
-        except adbc_driver_manager.Error as e:
-            pytest.skip(f"semantic SQL is not in this build yet: {str(e)[:200]}")
+        cur.execute("SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY 1 ORDER BY 1")
         table = cur.fetch_arrow_table()
-    assert table.num_rows == 3
+        cur.execute("SELECT SUM(Montant_TTC) FROM staging.stg_ventes")
+        plain = cur.fetchone()[0]
+    assert table.column("Nom_Canal").to_pylist() == ["Magasin", "Mobile", "Web"]
+    assert abs(sum(table.column("ca").to_pylist()) - plain) < 0.01
+
+
+def test_prepared_semantic_query_with_parameters(conn):
+    with conn.cursor() as cur:
+        sql = "SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket WHERE Annee = ? GROUP BY 1 ORDER BY 1"
+        cur.adbc_prepare(sql)
+        by_year = {}
+        for annee in (2023, 2024):
+            cur.execute(sql, parameters=(annee,))
+            by_year[annee] = cur.fetch_arrow_table()
+        cur.execute(
+            "SELECT SUM(v.Montant_TTC) FROM staging.stg_ventes v JOIN staging.stg_temps t ON v.ID_Date = t.ID_Date "
+            "WHERE t.Annee = 2024"
+        )
+        plain_2024 = cur.fetchone()[0]
+    assert by_year[2023].num_rows == 3 and by_year[2024].num_rows == 3
+    assert abs(sum(by_year[2024].column("ca").to_pylist()) - plain_2024) < 0.01
+    assert by_year[2023].column("ca").to_pylist() != by_year[2024].column("ca").to_pylist()
+
+
+def test_semantic_table_describes_its_measures(conn):
+    schema = conn.adbc_get_table_schema("omnimarket", db_schema_filter="semantic")
+    ca = schema.field("CA_Total")
+    assert ca.metadata[b"omnimarket.kind"] == b"measure"
+    assert ca.metadata[b"omnimarket.folder"] == b"Ventes"
+    assert b"SUM(Fait_Ventes[Montant_TTC])" in ca.metadata[b"omnimarket.expression"]
+    assert schema.field("Nom_Canal").metadata[b"omnimarket.kind"] == b"attribute"

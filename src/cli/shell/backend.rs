@@ -117,8 +117,8 @@ impl Backend for Local {
 
     async fn compile(&mut self, sql: &str) -> Result<Option<String>, String> {
         match self.engine.compile(sql).await.map_err(|e| crate::errors::describe_error(&e))? {
-            Some(compiled) => Ok(Some(compiled)),
-            None => Err("not a semantic query (it does not read the model table): it runs as written".into()),
+            Some(compiled) => Ok(Some(crate::query::pretty_sql(&compiled))),
+            None => Err(NOT_SEMANTIC.into()),
         }
     }
 }
@@ -219,10 +219,21 @@ impl Backend for Remote {
         Ok(if tables.is_empty() { None } else { Some(measures) })
     }
 
-    async fn compile(&mut self, _sql: &str) -> Result<Option<String>, String> {
-        Err("\\compile runs on the embedded engine only (start the shell without --connect)".into())
+    async fn compile(&mut self, sql: &str) -> Result<Option<String>, String> {
+        let action = arrow_flight::Action { r#type: crate::flight::COMPILE_ACTION.into(), body: sql.to_string().into() };
+        let mut results = self.client.do_action(action).await.map_err(|e| remote_error(&e.to_string()))?;
+        match results.next().await {
+            Some(Ok(r)) => {
+                let compiled = String::from_utf8(r.body.to_vec()).map_err(|_| "the server sent compiled SQL that is not UTF-8".to_string())?;
+                Ok(Some(crate::query::pretty_sql(&compiled)))
+            }
+            Some(Err(e)) => Err(remote_error(&e.to_string())),
+            None => Err(NOT_SEMANTIC.into()),
+        }
     }
 }
+
+const NOT_SEMANTIC: &str = "not a semantic query (it does not read the model table): it runs as written";
 
 /// The server's message without the client's wrapping ("Ipc error: Status { code: ..., message: \"...\" }").
 fn remote_error(e: &str) -> String {

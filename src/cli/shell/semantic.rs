@@ -7,11 +7,8 @@
 use datafusion::arrow::datatypes::Schema;
 
 use crate::engine::Engine;
+use crate::query::catalog::{EXPRESSION_KEY, FOLDER_KEY, KIND_KEY};
 
-/// Field-metadata keys the server uses to describe the model table's columns.
-pub const KIND_KEY: &str = "omnimarket.kind";
-pub const FOLDER_KEY: &str = "omnimarket.folder";
-pub const EXPRESSION_KEY: &str = "omnimarket.expression";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeasureInfo {
@@ -38,9 +35,10 @@ pub fn engine_measures(engine: &Engine) -> Vec<MeasureInfo> {
         .collect()
 }
 
-/// The measures described in a model table's Arrow schema (see the module doc).
+/// The measures described in a model table's Arrow schema (see the module doc), folder by folder in the order
+/// the folders first appear.
 pub fn measures_from_schema(schema: &Schema) -> Vec<MeasureInfo> {
-    schema
+    let mut measures: Vec<MeasureInfo> = schema
         .fields()
         .iter()
         .filter(|f| f.metadata().get(KIND_KEY).is_some_and(|k| k == "measure"))
@@ -49,5 +47,13 @@ pub fn measures_from_schema(schema: &Schema) -> Vec<MeasureInfo> {
             name: f.name().clone(),
             expression: f.metadata().get(EXPRESSION_KEY).cloned(),
         })
-        .collect()
+        .collect();
+    let mut folders: Vec<String> = Vec::new();
+    for m in &measures {
+        if !folders.contains(&m.folder) {
+            folders.push(m.folder.clone());
+        }
+    }
+    measures.sort_by_key(|m| folders.iter().position(|f| *f == m.folder));
+    measures
 }
