@@ -28,7 +28,10 @@ def test_get_objects_lists_schemas_tables_and_columns(conn):
     catalogs = {c["catalog_name"]: c for c in objects}
     assert "omnimarket" in catalogs
     schemas = {s["db_schema_name"]: s for s in catalogs["omnimarket"]["catalog_db_schemas"]}
-    assert {"raw", "staging"} <= set(schemas)
+    assert {"raw", "staging", "semantic"} <= set(schemas)
+    model = {t["table_name"]: t for t in schemas["semantic"]["db_schema_tables"]}["omnimarket"]
+    model_columns = [c["column_name"] for c in model["table_columns"]]
+    assert "Nom_Canal" in model_columns and "CA_Total" in model_columns
     tables = {t["table_name"]: t for t in schemas["staging"]["db_schema_tables"]}
     assert "stg_ventes" in tables
     columns = [c["column_name"] for c in tables["stg_ventes"]["table_columns"]]
