@@ -99,3 +99,48 @@ fn connect_to_a_server() {
     assert!(stderr.contains("login failed") && stderr.contains("invalid user name or password"), "{stderr}");
     rt.block_on(server.stop()).expect("stop");
 }
+
+/// Ctrl-C (SIGINT) during a remote query drops its stream: the server stops the query, and the shell goes on
+/// with the next statement.
+#[test]
+fn ctrl_c_cancels_a_remote_query() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let project = omnimarket::project::Project::new(env!("CARGO_MANIFEST_DIR"), common::generated_data());
+    let engine = Engine::open(&project).expect("engine");
+    let config = ServerConfig { addr: "127.0.0.1:0".parse().expect("addr"), tls: None, auth: Arc::new(Authenticator::none()) };
+    let server = rt.block_on(omnimarket::flight::start(engine, config, std::future::pending())).expect("server");
+    let history = tempfile::NamedTempFile::new().expect("history file");
+    let mut child = common::binary()
+        .args(["shell", "--connect", &format!("grpc://{}", server.addr), "--history"])
+        .arg(history.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // 50,000 × 50,000 × 100 rows: hours of work, so only a cancel ends it within the test.
+    stdin
+        .write_all(b"SELECT SUM(a.Quantite * b.Quantite * n.value) FROM base_ventes a CROSS JOIN base_ventes b CROSS JOIN generate_series(1, 100) n;\n")
+        .expect("write");
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("the query to start on the server", &|| server.active.count() == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    until("the server to stop the query", &|| server.active.count() == 0);
+    stdin.write_all(b"SELECT 42 AS answer;\n").expect("write");
+    drop(stdin);
+    let out = child.wait_with_output().expect("shell ends");
+    let (stdout, stderr) = text(&out);
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    assert!(stdout.contains("42"), "the shell goes on after a cancel: {stdout}\n{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    rt.block_on(server.stop()).expect("stop");
+}
