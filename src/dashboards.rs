@@ -61,12 +61,11 @@ pub fn parse(file: &str, text: &str) -> Result<Dashboard, DashboardError> {
             if let Some(v) = visuals.last_mut() {
                 v.chart = c.to_string();
             }
-        } else if let Some(v) = visuals.last_mut() {
-            if !line.trim_start().starts_with("--") {
+        } else if let Some(v) = visuals.last_mut()
+            && !line.trim_start().starts_with("--") {
                 v.sql.push_str(line);
                 v.sql.push('\n');
             }
-        }
     }
     for v in visuals.iter_mut() {
         v.sql = v.sql.trim().trim_end_matches(';').trim().to_string();

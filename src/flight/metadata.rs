@@ -372,7 +372,8 @@ impl Metadata {
                 rows.push((fk, pk_col, fk_col, i as i32 + 1));
             }
         }
-        let text = |f: &dyn Fn(&(&ForeignKey, &str, &str, i32)) -> Option<String>| -> ArrayRef {
+        type Row<'a> = (&'a ForeignKey, &'a str, &'a str, i32);
+        let text = |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef {
             Arc::new(StringArray::from_iter(rows.iter().map(f)))
         };
         // 3 = NO ACTION: the model is read-only, nothing cascades.

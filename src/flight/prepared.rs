@@ -111,7 +111,7 @@ pub fn bind(df: DataFrame, params: Option<&RecordBatch>) -> Result<Vec<DataFrame
         let mut values = Vec::with_capacity(batch.num_columns());
         for (i, column) in batch.columns().iter().enumerate() {
             let id = format!("${}", i + 1);
-            let value = ScalarValue::try_from_array(column, row).map_err(|e| BindError::Engine(e.into()))?;
+            let value = ScalarValue::try_from_array(column, row).map_err(BindError::Engine)?;
             let value = match expected.get(&id) {
                 Some(Some(t)) if t != &value.data_type() => value
                     .cast_to(t)
@@ -216,7 +216,7 @@ mod tests {
             vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(StringArray::from(vec!["x", "y"]))],
         )
         .expect("batch");
-        let h = StatementHandle::new("SELECT $1, $2").with_params(schema, &[batch.clone()]).expect("bind");
+        let h = StatementHandle::new("SELECT $1, $2").with_params(schema, std::slice::from_ref(&batch)).expect("bind");
         let back = StatementHandle::decode(&h.encode().expect("encode")).expect("decode");
         assert_eq!(back.sql, "SELECT $1, $2");
         assert_eq!(back.params.expect("params"), batch);

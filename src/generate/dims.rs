@@ -173,8 +173,8 @@ mod tests {
 
     #[test]
     fn every_region_has_a_city() {
-        for r in 0..REGIONS.len() {
-            assert!(VILLES.iter().any(|v| v.1 == r), "{}", REGIONS[r]);
+        for (r, name) in REGIONS.iter().enumerate() {
+            assert!(VILLES.iter().any(|v| v.1 == r), "{name}");
         }
     }
 }

@@ -13,6 +13,7 @@
 //!   context selects), transformed step by step (shift a year, previous month, year-to-date, period ending).
 //! - Iterators (RANKX, TOPN, SUMX(FILTER)) evaluate their inner expression on a child grid that adds the
 //!   iterated column as a key, then aggregate back onto the parent grid.
+//!
 //! Leaves with the same joins, filters and keys share one CTE, so a fact is scanned once per context.
 
 use std::collections::HashMap;

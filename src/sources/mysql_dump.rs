@@ -473,9 +473,8 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
             let row_start = q;
             q += 1;
             let mut filled: Vec<bool> = if list.is_some() { vec![false; cols.len()] } else { Vec::new() };
-            for k in 0..n {
+            for (k, &ci) in order.iter().enumerate().take(n) {
                 q = skip_ws(b, q);
-                let ci = order[k];
                 // mysqldump writes binary columns as `_binary '...'` (a charset introducer) or hex/bit literals.
                 let literal = literal_prefix(b, q);
                 if let Some((kind, quote_at)) = literal {

@@ -91,7 +91,7 @@ mod tests {
     use super::*;
 
     fn plain(s: String) -> String {
-        s.replace(GROUP, " ").replace(NBSP, " ")
+        s.replace([GROUP, NBSP], " ")
     }
 
     #[test]

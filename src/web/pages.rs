@@ -266,11 +266,10 @@ fn cell_text(cell: &Cell, format: Format, short: bool) -> String {
 /// The row's label: its group-by values; (Annee, Mois) as `01/2024`.
 fn row_label(table: &ResultTable, dims: &[usize], row: &[Cell]) -> String {
     let names: Vec<&str> = dims.iter().map(|d| table.columns[*d].name.as_str()).collect();
-    if names == ["Annee", "Mois"] {
-        if let (Some(Cell::Int(y)), Some(Cell::Int(m))) = (row.get(dims[0]), row.get(dims[1])) {
+    if names == ["Annee", "Mois"]
+        && let (Some(Cell::Int(y)), Some(Cell::Int(m))) = (row.get(dims[0]), row.get(dims[1])) {
             return format!("{m:02}/{y}");
         }
-    }
     let parts: Vec<String> = dims.iter().map(|d| row.get(*d).map(Cell::text).filter(|t| !t.is_empty()).unwrap_or_else(|| "(vide)".into())).collect();
     parts.join(" · ")
 }

@@ -190,7 +190,7 @@ async fn meta(line: &str, backend: &mut dyn Backend, settings: &mut Settings) ->
         "\\?" | "\\h" | "\\help" => println!("{HELP}"),
         "\\dt" => {
             let tables = backend.tables((!rest.is_empty()).then_some(rest)).await?;
-            println!("{:<12} {:<28} {}", "schema", "table", "type");
+            println!("{:<12} {:<28} type", "schema", "table");
             for t in &tables {
                 println!("{:<12} {:<28} {}", t.schema, t.name, t.table_type);
             }
@@ -204,7 +204,7 @@ async fn meta(line: &str, backend: &mut dyn Backend, settings: &mut Settings) ->
                 return Err(format!("no table `{rest}` (\\dt lists them)"));
             };
             println!("{}.{} ({})", table.schema, table.name, table.table_type);
-            println!("  {:<28} {:<24} {}", "column", "type", "nullable");
+            println!("  {:<28} {:<24} nullable", "column", "type");
             for f in schema.fields() {
                 println!("  {:<28} {:<24} {}", f.name(), f.data_type().to_string(), if f.is_nullable() { "yes" } else { "no" });
             }
