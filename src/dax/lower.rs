@@ -505,3 +505,60 @@ pub fn bind_measures(model: &Model) -> Result<HashMap<String, Node>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dax::ir::Literal;
+    use crate::model::test_model::{bound, model_with};
+
+    fn leaf(table: TableId, agg: Agg, column: Option<&str>, mods: Vec<Mod>) -> Node {
+        Node::Leaf(Leaf { table, agg, column: column.map(String::from), mods })
+    }
+
+    const VENTES: TableId = 0;
+    const PRODUIT: TableId = 2;
+
+    #[test]
+    fn measure_references_are_inlined() {
+        let bm = bound();
+        let ca = leaf(VENTES, Agg::Sum, Some("Montant"), vec![]);
+        let n = leaf(VENTES, Agg::CountRows, None, vec![]);
+        assert_eq!(bm.measures["CA"], ca);
+        assert_eq!(bm.measures["Panier"], Node::Divide(Box::new(ca), Box::new(n), Some(Box::new(Node::Number("0".into())))));
+    }
+
+    #[test]
+    fn calculate_puts_its_context_changes_on_the_leaves() {
+        let bm = bound();
+        assert_eq!(bm.measures["CA_LY"], leaf(VENTES, Agg::Sum, Some("Montant"), vec![Mod::Time(TimeFn::SamePeriodLastYear)]));
+        let jouets = Mod::Filter { table: PRODUIT, column: "Categorie".into(), op: CmpOp::Eq, value: Literal::Text("Jouets".into()) };
+        assert_eq!(bm.measures["CA_Jouets"], leaf(VENTES, Agg::Sum, Some("Montant"), vec![jouets]));
+        let all = Mod::RemoveFilters { table: PRODUIT, column: None };
+        let part = |outer: Vec<Mod>| {
+            let mut inner = outer.clone();
+            inner.push(all.clone());
+            Node::Divide(Box::new(leaf(VENTES, Agg::Sum, Some("Montant"), outer)), Box::new(leaf(VENTES, Agg::Sum, Some("Montant"), inner)), None)
+        };
+        assert_eq!(bm.measures["Part"], part(vec![]));
+        // An outer CALCULATE's change comes first: the inner one applies inside it.
+        assert_eq!(bm.measures["Part_LY"], part(vec![Mod::Time(TimeFn::SamePeriodLastYear)]));
+    }
+
+    fn bind_error(dax: &str) -> String {
+        let model = model_with(&format!("  - {{ name: Bad, folder: X, dax: \"{dax}\" }}\n")).expect("loads");
+        match bind_measures(&model) {
+            Ok(_) => panic!("`{dax}` should not bind"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn binding_errors_name_the_problem() {
+        assert!(bind_error("SUM(Fait_Ventes[Libelle])").contains("Libelle"), "{}", bind_error("SUM(Fait_Ventes[Libelle])"));
+        assert!(bind_error("SUM(Fait_Ventes[Montnt])").contains("did you mean `Montant`"), "{}", bind_error("SUM(Fait_Ventes[Montnt])"));
+        assert!(bind_error("[Pannier] * 2").contains("did you mean `Panier`"), "{}", bind_error("[Pannier] * 2"));
+        assert!(bind_error("CALCULATE([CA], Dim_Produit[Categorie] = 3)").contains("Categorie"));
+        assert!(bind_error("[Bad] + 1").contains("cycle"), "{}", bind_error("[Bad] + 1"));
+    }
+}

@@ -7,6 +7,8 @@ pub mod bind;
 pub mod error;
 pub mod graph;
 pub mod load;
+#[cfg(test)]
+pub mod test_model;
 
 use std::sync::Arc;
 

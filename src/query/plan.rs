@@ -633,10 +633,15 @@ impl<'a> Planner<'a> {
                 slots.insert(leaf, Slot::Value { cte: cte.clone(), column: format!("a{i}"), keys: keys.clone() });
             }
         }
-        // One LEFT JOIN per distinct (cte, keys).
+        // One LEFT JOIN per distinct (cte, keys), in the order the items appear, so the same query always
+        // compiles to the same SQL text.
         let mut joins: Vec<(String, Vec<String>, String)> = Vec::new();
         let mut refs: HashMap<Node, String> = HashMap::new();
-        for (node, slot) in &slots {
+        for node in &items {
+            let Some(slot) = slots.get(node) else { continue };
+            if refs.contains_key(node) {
+                continue;
+            }
             match slot {
                 Slot::Blank => {
                     refs.insert(node.clone(), "NULL".into());
@@ -885,5 +890,68 @@ fn sql_type(t: &datafusion::arrow::datatypes::DataType) -> &'static str {
         D::Boolean => "BOOLEAN",
         D::Timestamp(..) => "TIMESTAMP",
         _ => "VARCHAR",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_model::bound;
+    use crate::query::Value;
+
+    fn query(group_by: &[&str], filters: Vec<Predicate>, measures: &[&str]) -> SemanticQuery {
+        SemanticQuery {
+            group_by: group_by.iter().map(|g| g.to_string()).collect(),
+            filters,
+            measures: measures.iter().map(|m| (m.to_string(), m.to_string())).collect(),
+        }
+    }
+
+    fn scans_of_sales(sql: &str) -> usize {
+        sql.matches("\"s\".\"ventes\"").count()
+    }
+
+    #[test]
+    fn measures_in_one_context_share_one_aggregation() {
+        let bm = bound();
+        let one = compile(&bm, &query(&["Categorie"], vec![], &["CA"])).expect("compiles");
+        let three = compile(&bm, &query(&["Categorie"], vec![], &["CA", "N", "Panier"])).expect("compiles");
+        assert_eq!(scans_of_sales(&one), 1, "{one}");
+        assert_eq!(scans_of_sales(&three), 1, "CA, N and Panier (CA / N) are one scan: {three}");
+        // Another context (last year) is another aggregation.
+        let ly = compile(&bm, &query(&["Annee"], vec![], &["CA", "CA_LY"])).expect("compiles");
+        assert_eq!(scans_of_sales(&ly), 2, "{ly}");
+    }
+
+    #[test]
+    fn filters_and_keys_reach_the_sql() {
+        let bm = bound();
+        let f = Predicate::Compare { attribute: "Annee".into(), op: "=", value: Value::Number("2024".into()) };
+        let sql = compile(&bm, &query(&["Categorie"], vec![f], &["CA"])).expect("compiles");
+        assert!(sql.contains("\"Annee\" = 2024"), "{sql}");
+        assert!(sql.contains("GROUP BY"), "{sql}");
+        let p = Predicate::Compare { attribute: "Annee".into(), op: "=", value: Value::Placeholder("$1".into()) };
+        let sql = compile(&bm, &query(&[], vec![p], &["CA"])).expect("compiles");
+        assert!(sql.contains("\"Annee\" = $1"), "a placeholder stays one: {sql}");
+    }
+
+    #[test]
+    fn compiling_is_deterministic() {
+        let bm = bound();
+        // Four joins onto the grid: their order once came from a HashMap, so the text changed between runs.
+        let q = query(&["Annee", "Categorie"], vec![], &["Part", "Part_LY", "Panier"]);
+        let first = compile(&bm, &q).expect("compiles");
+        for _ in 0..20 {
+            assert_eq!(compile(&bm, &q).expect("compiles"), first);
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_errors_with_a_hint() {
+        let bm = bound();
+        let e = compile(&bm, &query(&["Categori"], vec![], &["CA"])).expect_err("unknown attribute");
+        assert!(e.0.contains("did you mean `Categorie`"), "{}", e.0);
+        let e = compile(&bm, &query(&["CA"], vec![], &["CA"])).expect_err("a measure as attribute");
+        assert!(e.0.contains("is a measure"), "{}", e.0);
     }
 }
