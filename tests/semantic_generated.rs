@@ -107,3 +107,26 @@ async fn headline_measures_match_plain_sql() {
     let a: f64 = got[0][2].parse().unwrap_or(0.0);
     assert!(a / total <= 0.7 + 1e-9 && a / total > 0.5, "{got:?}");
 }
+
+/// Amounts are cents stored as floating point. Summed as floats, a total's last digits depend on the order a
+/// parallel aggregation adds them in (65117653.049999855 one run, 65117653.05000042 the next); the layer's
+/// totals are exact to the cent instead, the same on every run. Checked against integer cents summed here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totals_are_exact_to_the_cent_and_stable() {
+    let e = engine();
+    let amounts = rows(&e, "SELECT c.Nom_Canal, v.Montant_TTC FROM staging.stg_ventes v JOIN staging.stg_canaux c ON c.ID_Canal = v.ID_Canal", false).await;
+    let mut cents: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for r in &amounts {
+        let x: f64 = r[1].parse().expect("an amount");
+        *cents.entry(r[0].clone()).or_default() += (x * 100.0).round() as i64;
+    }
+    let sql = "SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket GROUP BY Nom_Canal ORDER BY Nom_Canal";
+    let first = rows(&e, sql, true).await;
+    let got: Vec<(String, f64)> = first.iter().map(|r| (r[0].clone(), r[1].parse().expect("a total"))).collect();
+    let want: Vec<(String, f64)> = cents.iter().map(|(canal, c)| (canal.clone(), *c as f64 / 100.0)).collect();
+    // Exactly equal: the double nearest to the exact number of cents.
+    assert_eq!(got, want, "totals exact to the cent");
+    for _ in 0..3 {
+        assert_eq!(rows(&e, sql, true).await, first, "the same total every run");
+    }
+}

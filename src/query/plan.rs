@@ -19,6 +19,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use datafusion::arrow::datatypes::DataType;
+
 use super::{Predicate, SemanticQuery};
 use crate::dax::ir::{Agg, Arith, CmpOp, IterKind, Iteration, Leaf, Literal, Mod, Node, PeriodUnit, SetKind, TimeFn, Type};
 use crate::model::bind::{BoundModel, quote, source_sql};
@@ -122,6 +124,9 @@ fn literal_sql(v: &Literal) -> String {
         Literal::Text(s) => format!("'{}'", s.replace('\'', "''")),
     }
 }
+
+/// The exact type floating-point amounts are summed in (see `agg_sql`).
+const EXACT: &str = "DECIMAL(38, 10)";
 
 /// Compiles a semantic query to SQL.
 pub fn compile(bm: &BoundModel, q: &SemanticQuery) -> Result<String> {
@@ -524,8 +529,19 @@ impl<'a> Planner<'a> {
 
     fn agg_sql(&self, leaf: &Leaf) -> String {
         let col = leaf.column.as_ref().map(|c| format!("{}.{}", alias(leaf.table), quote(c))).unwrap_or_default();
+        let floating = leaf
+            .column
+            .as_ref()
+            .and_then(|c| self.model().tables[leaf.table].column_type(c))
+            .is_some_and(|t| matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64));
         match leaf.agg {
+            // Floating-point addition depends on the order, and a parallel aggregation's order changes from run
+            // to run: the same total would differ in its last digits (65117653.049999855, then ...05000042).
+            // Summed as exact decimals (10 places, far below a cent) the total is the same every run and
+            // exact to the cent; it goes back to DOUBLE so the measure's type does not change.
+            Agg::Sum if floating => format!("CAST(SUM(CAST({col} AS {EXACT})) AS DOUBLE)"),
             Agg::Sum => format!("SUM({col})"),
+            Agg::Average if floating => format!("CAST(SUM(CAST({col} AS {EXACT})) AS DOUBLE) / NULLIF(COUNT({col}), 0)"),
             Agg::Average => format!("AVG(CAST({col} AS DOUBLE))"),
             Agg::Min => format!("MIN({col})"),
             Agg::Max => format!("MAX({col})"),
@@ -933,6 +949,13 @@ mod tests {
         let p = Predicate::Compare { attribute: "Annee".into(), op: "=", value: Value::Placeholder("$1".into()) };
         let sql = compile(&bm, &query(&[], vec![p], &["CA"])).expect("compiles");
         assert!(sql.contains("\"Annee\" = $1"), "a placeholder stays one: {sql}");
+    }
+
+    #[test]
+    fn floating_amounts_are_summed_exactly() {
+        let bm = bound();
+        let sql = compile(&bm, &query(&[], vec![], &["CA", "N"])).expect("compiles");
+        assert!(sql.contains("CAST(SUM(CAST(t0.\"Montant\" AS DECIMAL(38, 10))) AS DOUBLE)"), "{sql}");
     }
 
     #[test]
