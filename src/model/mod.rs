@@ -102,6 +102,11 @@ pub struct Measure {
 }
 
 impl Measure {
+    /// The DAX on one line (as written, whitespace runs collapsed), for listings and catalog metadata.
+    pub fn dax_one_line(&self) -> String {
+        self.dax.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     pub fn location(&self, offset: usize) -> Location {
         self.source.location_in_value(&self.dax, self.dax_start, offset)
     }

@@ -72,7 +72,7 @@ pub fn model_schema(bm: &BoundModel) -> SchemaRef {
         let metadata = [
             (KIND_KEY, "measure".to_string()),
             (FOLDER_KEY, m.folder.clone()),
-            (EXPRESSION_KEY, m.dax.split_whitespace().collect::<Vec<_>>().join(" ")),
+            (EXPRESSION_KEY, m.dax_one_line()),
             (FORMAT_KEY, m.format.name().to_string()),
             (DESCRIPTION_KEY, m.description.clone()),
         ];

@@ -29,7 +29,7 @@ pub fn engine_measures(engine: &Engine) -> Vec<MeasureInfo> {
             measures.into_iter().map(move |m| MeasureInfo {
                 folder: folder.clone(),
                 name: m.name.clone(),
-                expression: Some(m.dax.split_whitespace().collect::<Vec<_>>().join(" ")),
+                expression: Some(m.dax_one_line()),
             })
         })
         .collect()
