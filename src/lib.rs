@@ -3,6 +3,7 @@
 //! Data flows one way: [`generate`] writes the raw files, [`sources`] exposes each raw file as a DataFusion
 //! table, and the command line ([`cli`]) queries them.
 
+pub mod auth;
 pub mod cli;
 pub mod dashboards;
 pub mod dax;

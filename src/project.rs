@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::sources::config::parse_sources;
@@ -42,11 +44,20 @@ pub struct Project {
     /// Whether the models' snapshots are read from and written to `<dir>/.omnimarket/cache/` (on by default;
     /// `--no-cache` turns it off).
     pub cache: bool,
+    /// Bytes the queries' operators (sorts, joins, aggregations) may hold at once, all queries together; past
+    /// it they spill to disk or fail with "resources exhausted" rather than take the machine. `None`: no limit.
+    pub memory_limit: Option<usize>,
 }
 
 impl Project {
     pub fn new(dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
-        Project { dir: dir.into(), data_dir: data_dir.into(), cache: true }
+        Project { dir: dir.into(), data_dir: data_dir.into(), cache: true, memory_limit: None }
+    }
+
+    /// The same project with a memory limit for query operators (see [`Project::memory_limit`]).
+    pub fn with_memory_limit(mut self, bytes: Option<usize>) -> Self {
+        self.memory_limit = bytes;
+        self
     }
 
     /// The same project with the snapshot cache on or off.
@@ -92,7 +103,13 @@ impl Project {
         let cache = self.cache.then(|| ModelCache::new(&self.dir, &self.data_dir, &sources_text));
         let staging =
             Arc::new(StagingSchema::new(models, raw.clone(), cache).map_err(|e| ProjectError::Session(e.to_string()))?);
-        let ctx = SessionContext::new_with_config(config);
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = self.memory_limit {
+            // Fair: each spilling operator gets its share, so one big sort cannot starve the others.
+            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+        }
+        let runtime = runtime.build_arc().map_err(|e| ProjectError::Session(e.to_string()))?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let catalog = MemoryCatalogProvider::new();
         for (name, schema) in
             [(RAW_SCHEMA, raw.clone() as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, staging.clone() as Arc<dyn SchemaProvider>)]

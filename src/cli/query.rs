@@ -28,9 +28,7 @@ pub fn run(args: QueryArgs) -> Result<ExitCode, String> {
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let explain = |e: datafusion::error::DataFusionError| with_table_suggestion(describe_error(&e), &engine.raw_table_names());
     let batches = runtime()?.block_on(async {
-        let df = engine.sql(&args.sql).await.map_err(explain)?;
-        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let mut batches = df.collect().await.map_err(explain)?;
+        let (schema, mut batches) = engine.query(&args.sql, &[]).await.map_err(explain)?;
         // An empty result still shows its columns.
         if batches.is_empty() {
             batches.push(datafusion::arrow::record_batch::RecordBatch::new_empty(schema));

@@ -42,7 +42,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let dashboards = crate::dashboards::load(&args.project.project).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let web = Arc::new(Web::new(engine, dashboards));
+    let web = Arc::new(Web::new(engine, dashboards, Arc::new(crate::auth::Authenticator::none())));
     let write = |name: &str, html: &str| {
         let path = args.out.join(name);
         std::fs::write(&path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))

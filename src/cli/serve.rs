@@ -24,11 +24,16 @@ pub struct ServeArgs {
     /// --http and no --addr, Flight SQL is not served].
     #[arg(long)]
     pub addr: Option<SocketAddr>,
-    /// Also serve the dashboards and the JSON API over HTTP on this address (loopback only: the HTTP side has no
-    /// authentication). Alone, without --addr, it serves HTTP only.
+    /// Also serve the dashboards and the JSON API over HTTP on this address (https with --tls-cert; a login page
+    /// with --users; a non-loopback address needs --users). Alone, without --addr, it serves HTTP only.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
-    /// PEM certificate chain: serve TLS (grpc+tls://) with rustls. Needs --tls-key.
+    /// A host name (`name` for any port, or `name:port`) the HTTP server also answers to, besides its address:
+    /// the DNS name it is deployed under, or a reverse proxy's. Requests naming any other host are refused
+    /// (DNS rebinding). Repeatable.
+    #[arg(long, value_name = "HOST", requires = "http", value_parser = check_allowed_host)]
+    pub http_allowed_host: Vec<String>,
+    /// PEM certificate chain: serve TLS (grpc+tls:// and, with --http, https://) with rustls. Needs --tls-key.
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
@@ -44,6 +49,46 @@ pub struct ServeArgs {
     /// Lifetime of a bearer token, in seconds.
     #[arg(long, default_value_t = DEFAULT_TOKEN_TTL.as_secs())]
     pub token_ttl: u64,
+    /// Time limit of one query (planning, and each run of it), in seconds: past it the query is cancelled and
+    /// the client gets an error (DEADLINE_EXCEEDED on Flight SQL, 503 on HTTP).
+    #[arg(long, value_name = "SECS", default_value_t = crate::engine::DEFAULT_QUERY_TIMEOUT.as_secs())]
+    pub query_timeout: u64,
+    /// Memory the running queries' operators may hold together (e.g. `4G`, `512M`): sorts and aggregations
+    /// spill to disk past it, and a query that cannot fails alone. [default: half of the machine's memory]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+}
+
+fn check_allowed_host(text: &str) -> Result<String, String> {
+    crate::web::guard::parse_allowed_host(text).map(|_| text.trim().to_string()).map_err(|e| e.to_string())
+}
+
+/// `4G`, `512M`, `64k` or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
+    let value: f64 = digits.parse().map_err(|_| format!("`{text}` is not a size: write e.g. 4G, 512M or 1048576"))?;
+    let factor: f64 = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use K, M, G or T)")),
+    };
+    let bytes = value * factor;
+    if !(bytes >= 1.0 && bytes < usize::MAX as f64) {
+        return Err(format!("`{text}` is not a usable memory size"));
+    }
+    Ok(bytes as usize)
+}
+
+/// Half of the machine's memory (from /proc/meminfo), or 4 GiB where that cannot be read.
+fn default_memory_limit() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+    });
+    total_kib.map(|k| k * 1024 / 2).unwrap_or(4 << 30)
 }
 
 #[derive(Debug, Args)]
@@ -73,38 +118,43 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         (None, Some(_)) => None,
         (addr, _) => Some(addr.unwrap_or(DEFAULT_ADDR)),
     };
-    if let Some(http) = args.http
-        && !http.ip().is_loopback()
-    {
-        eprintln!("error: --http has no authentication and only listens on a loopback address (127.0.0.1, ::1), not {}", http.ip());
-        return Ok(ExitCode::from(2));
-    }
-    let auth = if flight_addr.is_none() {
-        Authenticator::none()
-    } else if args.no_auth {
-        let addr = flight_addr.unwrap_or(DEFAULT_ADDR);
-        if !addr.ip().is_loopback() {
-            eprintln!("error: --no-auth is only allowed on a loopback address (127.0.0.1, ::1), not {}", addr.ip());
+    // One authentication policy for both servers (a token from Flight's Handshake works over HTTP and back).
+    // Without users (--no-auth, or --http alone without --users) everything is open: loopback only.
+    let auth = if let Some(users) = &args.users {
+        let users = Users::load(users).map_err(|e| e.to_string())?;
+        Authenticator::with_users(users, Duration::from_secs(args.token_ttl))
+    } else if args.no_auth || flight_addr.is_none() {
+        if let Some(addr) = flight_addr.iter().chain(args.http.iter()).find(|a| !a.ip().is_loopback()) {
+            if args.no_auth {
+                eprintln!("error: --no-auth is only allowed on a loopback address (127.0.0.1, ::1), not {}", addr.ip());
+            } else {
+                eprintln!(
+                    "error: --http without --users has no authentication and only listens on a loopback address (127.0.0.1, ::1), not {}: give --users FILE (see `omnimarket user add`)",
+                    addr.ip()
+                );
+            }
             return Ok(ExitCode::from(2));
         }
         Authenticator::none()
     } else {
-        let Some(users) = &args.users else {
-            eprintln!("error: give --users FILE (see `omnimarket user add`), or --no-auth on a loopback address");
-            return Ok(ExitCode::from(2));
-        };
-        let users = Users::load(users).map_err(|e| e.to_string())?;
-        Authenticator::with_users(users, Duration::from_secs(args.token_ttl))
+        eprintln!("error: give --users FILE (see `omnimarket user add`), or --no-auth on a loopback address");
+        return Ok(ExitCode::from(2));
     };
+    let auth = Arc::new(auth);
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
     let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let project = Project::new(&args.project.project, data);
-    let engine = Engine::open(&project).map_err(|e| e.to_string())?;
+    let memory_limit = args.memory_limit.unwrap_or_else(default_memory_limit);
+    let project = Project::new(&args.project.project, data).with_memory_limit(Some(memory_limit));
+    let engine = Engine::open(&project).map_err(|e| e.to_string())?.with_timeout(Duration::from_secs(args.query_timeout.max(1)));
     let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
-    let auth_note = if auth.enabled() { "user name and password" } else { "none (--no-auth)" };
+    let auth_note = match (auth.enabled(), args.no_auth) {
+        (true, _) => "user name and password",
+        (false, true) => "none (--no-auth)",
+        (false, false) => "none (no --users)",
+    };
     let dashboards = match args.http {
         Some(_) => crate::dashboards::load(&args.project.project).map_err(|e| e.to_string())?,
         None => Vec::new(),
@@ -121,17 +171,18 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         };
         let http = match args.http {
             Some(addr) => {
-                let web = Arc::new(crate::web::Web::new(engine.clone(), dashboards));
-                let server = crate::web::start(web, addr, stopped(stop_rx.clone())).await.map_err(|e| e.to_string())?;
+                let web = crate::web::Web::new(engine.clone(), dashboards, auth.clone()).with_allowed_hosts(args.http_allowed_host);
+                let web = Arc::new(web);
+                let server = crate::web::start(web, addr, tls.clone(), stopped(stop_rx.clone())).await.map_err(|e| e.to_string())?;
                 // Scripts wait for this line (and read the port from it when --http ends in :0).
-                println!("listening on http://{} (dashboards and JSON API, auth: none)", server.addr);
+                println!("listening on {} (dashboards and JSON API, auth: {auth_note})", server.url());
                 let _ = std::io::stdout().flush();
                 Some(server)
             }
             None => None,
         };
         if let Some(addr) = flight_addr {
-            let config = ServerConfig { addr, tls, auth: Arc::new(auth) };
+            let config = ServerConfig { addr, tls, auth: auth.clone() };
             let mut server = crate::flight::start(engine, config, stopped(stop_rx)).await.map_err(|e| e.to_string())?;
             // Scripts wait for this line (and read the port from it when --addr ends in :0).
             println!("listening on {scheme}://{} (auth: {auth_note})", server.addr);
@@ -146,16 +197,24 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// SIGINT or SIGTERM: the server stops accepting calls and finishes those in flight. A second signal, or 10 s
-/// without the streams ending, exits at once, so a client reading a huge result cannot hold a shutdown.
+/// How long a shutdown waits for the calls in flight before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// SIGINT or SIGTERM: the server stops accepting calls, cancels the running queries and lets the calls in
+/// flight end. A second signal, or [`SHUTDOWN_GRACE`] without them ending, exits at once, so neither a client
+/// reading a huge result nor a query stuck on the cores can hold a shutdown. Signals are handled on the serving
+/// runtime, and the grace timer is a thread of its own: neither waits for the query threads.
 async fn shutdown_signal() {
     wait_signal().await;
     eprintln!("shutting down (signal again to exit now)...");
+    crate::engine::runtime::shut_down();
+    let _ = std::thread::Builder::new().name("omnimarket-shutdown".into()).spawn(|| {
+        std::thread::sleep(SHUTDOWN_GRACE);
+        eprintln!("exiting with calls still in flight");
+        std::process::exit(0);
+    });
     tokio::spawn(async {
-        tokio::select! {
-            _ = wait_signal() => {}
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-        }
+        wait_signal().await;
         eprintln!("exiting with calls still in flight");
         std::process::exit(0);
     });

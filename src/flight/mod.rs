@@ -3,7 +3,7 @@
 //! [`service`], statement handles in [`prepared`], metadata in [`metadata`], results on the wire in
 //! [`results`], authentication in [`auth`] and TLS in [`tls`].
 
-pub mod auth;
+
 pub mod metadata;
 pub mod prepared;
 pub mod results;
@@ -21,7 +21,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
 use crate::engine::Engine;
-pub use auth::Authenticator;
+pub use crate::auth::{self, Authenticator};
 pub use metadata::{CatalogSource, Metadata, MetadataSource};
 pub use results::ActiveQueries;
 pub use tls::TlsFiles;

@@ -14,8 +14,10 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, Sc
 use datafusion::arrow::error::ArrowError;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use tonic::Status;
+
+use crate::engine::Engine;
 
 /// The largest Flight data message we send. Clients' default receive limit is gRPC's 4 MiB; batches are split
 /// below it so an untuned client still reads every result.
@@ -85,20 +87,18 @@ impl Drop for ActiveGuard {
 /// Executes the DataFrames one after the other and streams their batches. The schema message goes first even
 /// when there is no row. Dropping the returned stream (the client went away, or cancelled) drops DataFusion's
 /// stream, which stops the query's tasks.
-pub fn stream_frames(frames: Vec<DataFrame>, schema: SchemaRef, active: &ActiveQueries) -> FlightDataStream {
+pub fn stream_frames(engine: &Engine, frames: Vec<DataFrame>, schema: SchemaRef, active: &ActiveQueries) -> FlightDataStream {
     let guard = active.enter();
     let target = schema.clone();
+    let engine = engine.clone();
+    // Each frame runs on the query runtime (see `Engine::execute`); this side only encodes.
     let batches = futures::stream::iter(frames)
-        .then(|df| df.execute_stream())
-        .map_err(|e| FlightError::Tonic(Box::new(status_from_df(&e))))
-        .map_ok(move |s| {
-            let target = target.clone();
-            s.map(move |r| match r {
-                Ok(b) => to_plain(b, &target).map_err(FlightError::Arrow),
-                Err(e) => Err(FlightError::Tonic(Box::new(status_from_df(&e)))),
-            })
-        })
-        .try_flatten();
+        .map(move |df| engine.execute(df))
+        .flatten()
+        .map(move |r| match r {
+            Ok(b) => to_plain(b, &target).map_err(FlightError::Arrow),
+            Err(e) => Err(FlightError::Tonic(Box::new(status_from_df(&e)))),
+        });
     let data = FlightDataEncoderBuilder::new()
         .with_schema(schema)
         .with_max_flight_data_size(MAX_FLIGHT_DATA_SIZE)
@@ -115,7 +115,17 @@ pub fn stream_frames(frames: Vec<DataFrame>, schema: SchemaRef, active: &ActiveQ
 /// `InvalidArgument`, unsupported features `Unimplemented`, bad data files `FailedPrecondition`, memory limits
 /// `ResourceExhausted`; the message is the one the CLI prints.
 pub fn status_from_df(e: &DataFusionError) -> Status {
+    use crate::engine::runtime::{Interrupted, interrupted};
     let message = crate::errors::describe_error(e);
+    if let Some(refusal) = crate::engine::guard::refusal(e) {
+        return if refusal.is_permission() { Status::permission_denied(message) } else { Status::invalid_argument(message) };
+    }
+    match interrupted(e) {
+        Some(Interrupted::Timeout(_)) => return Status::deadline_exceeded(message),
+        Some(Interrupted::ShuttingDown) => return Status::unavailable(message),
+        Some(Interrupted::Panicked(_)) => return Status::internal(message),
+        None => {}
+    }
     match e.find_root() {
         DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
             Status::invalid_argument(message)

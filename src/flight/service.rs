@@ -61,23 +61,15 @@ impl OmniFlightSql {
         })
     }
 
-    /// Checks the caller's token. A `Basic` header (a client that skips the Handshake) runs argon2, so it is
-    /// checked on a blocking thread.
-    async fn authorize(&self, metadata: &MetadataMap) -> Result<String, Status> {
+    /// Checks the caller's token (or basic credentials, for a client that skips the Handshake: a throttled
+    /// login).
+    async fn authorize<T>(&self, request: &Request<T>) -> Result<String, Status> {
         if !self.auth.enabled() {
             return Ok(String::new());
         }
-        let header = authorization(metadata)?;
-        let auth = self.auth.clone();
-        let is_basic = header.as_deref().is_some_and(|h| h.trim_start().to_ascii_lowercase().starts_with("basic "));
-        let result = if is_basic {
-            tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
-                .await
-                .map_err(|e| Status::internal(format!("authorisation task failed: {e}")))?
-        } else {
-            auth.check(header.as_deref())
-        };
-        result.map_err(auth_status)
+        let header = authorization(request.metadata())?;
+        let peer = request.remote_addr().map(|a| a.ip());
+        self.auth.check(header.as_deref(), peer).await.map_err(auth_status)
     }
 
     /// Plans the user's SQL (plain or semantic) with the engine; a mistake in it is `InvalidArgument`.
@@ -108,7 +100,7 @@ impl OmniFlightSql {
     }
 
     fn stream(&self, frames: Vec<DataFrame>, schema: SchemaRef) -> Response<FlightDataStream> {
-        Response::new(stream_frames(frames, schema, &self.active))
+        Response::new(stream_frames(&self.engine, frames, schema, &self.active))
     }
 }
 
@@ -123,7 +115,10 @@ fn authorization(metadata: &MetadataMap) -> Result<Option<String>, Status> {
 }
 
 fn auth_status(e: AuthError) -> Status {
-    Status::unauthenticated(e.to_string())
+    match e {
+        AuthError::TooManyAttempts(_) | AuthError::Hasher(_) => Status::unavailable(e.to_string()),
+        _ => Status::unauthenticated(e.to_string()),
+    }
 }
 
 fn handle_status(e: HandleError) -> Status {
@@ -180,12 +175,8 @@ impl FlightSqlService for OmniFlightSql {
 
     async fn do_handshake(&self, request: Request<Streaming<HandshakeRequest>>) -> Result<Response<HandshakeStream>, Status> {
         let header = authorization(request.metadata())?;
-        let auth = self.auth.clone();
-        // argon2 is slow by design: keep it off the async workers.
-        let token = tokio::task::spawn_blocking(move || auth.handshake(header.as_deref()))
-            .await
-            .map_err(|e| Status::internal(format!("authorisation task failed: {e}")))?
-            .map_err(auth_status)?;
+        let peer = request.remote_addr().map(|a| a.ip());
+        let token = self.auth.handshake(header.as_deref(), peer).await.map_err(auth_status)?;
         let payload = token.clone().unwrap_or_default();
         let reply = HandshakeResponse { protocol_version: 0, payload: payload.into_bytes().into() };
         let mut response: Response<HandshakeStream> = Response::new(Box::pin(futures::stream::iter([Ok(reply)])));
@@ -204,7 +195,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let df = self.plan(&query.query).await?;
         let schema = plain_schema(df.schema().as_arrow());
         let handle = StatementHandle::new(query.query).encode().map_err(handle_status)?;
@@ -217,7 +208,7 @@ impl FlightSqlService for OmniFlightSql {
         ticket: TicketStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let handle = StatementHandle::decode(&ticket.statement_handle).map_err(handle_status)?;
         let (frames, schema) = self.frames(&handle).await?;
         Ok(self.stream(frames, schema))
@@ -230,7 +221,7 @@ impl FlightSqlService for OmniFlightSql {
         query: ActionCreatePreparedStatementRequest,
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let sql = number_placeholders(&query.query);
         let df = self.plan(&sql).await?;
         let dataset_schema = schema_bytes(&plain_schema(df.schema().as_arrow()))?;
@@ -248,7 +239,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let handle = StatementHandle::decode(&query.prepared_statement_handle).map_err(handle_status)?;
         let mut batches = FlightRecordBatchStream::new_from_flight_data(
             request.into_inner().map_err(|s| FlightError::Tonic(Box::new(s))),
@@ -274,7 +265,7 @@ impl FlightSqlService for OmniFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let handle = StatementHandle::decode(&cmd.prepared_statement_handle).map_err(handle_status)?;
         let (_, schema) = self.frames(&handle).await?;
         info(cmd, &schema, request.into_inner())
@@ -285,7 +276,7 @@ impl FlightSqlService for OmniFlightSql {
         cmd: CommandPreparedStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let handle = StatementHandle::decode(&cmd.prepared_statement_handle).map_err(handle_status)?;
         let (frames, schema) = self.frames(&handle).await?;
         Ok(self.stream(frames, schema))
@@ -297,7 +288,7 @@ impl FlightSqlService for OmniFlightSql {
         request: Request<Action>,
     ) -> Result<(), Status> {
         // Stateless handles: nothing to free.
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         Ok(())
     }
 
@@ -308,7 +299,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let schema = query.clone().into_builder(&self.sql_info).schema();
         info(query, &schema, request.into_inner())
     }
@@ -318,7 +309,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetSqlInfo,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(query.into_builder(&self.sql_info).build())
     }
 
@@ -327,7 +318,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let schema = query.into_builder(&self.xdbc).schema();
         info(query, &schema, request.into_inner())
     }
@@ -337,7 +328,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetXdbcTypeInfo,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(query.into_builder(&self.xdbc).build())
     }
 
@@ -346,7 +337,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let schema = query.into_builder().schema();
         info(query, &schema, request.into_inner())
     }
@@ -356,7 +347,7 @@ impl FlightSqlService for OmniFlightSql {
         _query: CommandGetCatalogs,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(self.metadata.catalogs_batch())
     }
 
@@ -365,7 +356,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let schema = query.clone().into_builder().schema();
         info(query, &schema, request.into_inner())
     }
@@ -375,7 +366,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetDbSchemas,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(self.metadata.schemas_batch(query))
     }
 
@@ -384,7 +375,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let schema = query.clone().into_builder().schema();
         info(query, &schema, request.into_inner())
     }
@@ -394,7 +385,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetTables,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let batch = self.metadata.tables_batch(query).await.map_err(|e| match e {
             super::metadata::TablesError::Load(e) => status_from_df(&e),
             other => Status::internal(other.to_string()),
@@ -407,7 +398,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let schema = query.into_builder().schema();
         info(query, &schema, request.into_inner())
     }
@@ -417,7 +408,7 @@ impl FlightSqlService for OmniFlightSql {
         _query: CommandGetTableTypes,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(self.metadata.table_types_batch())
     }
 
@@ -426,7 +417,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetPrimaryKeys,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         info(query, &primary_keys_schema(), request.into_inner())
     }
 
@@ -435,7 +426,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetPrimaryKeys,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(self.metadata.primary_keys_batch(&query))
     }
 
@@ -444,7 +435,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetImportedKeys,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         info(query, &foreign_keys_schema(), request.into_inner())
     }
 
@@ -453,7 +444,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetImportedKeys,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(self.metadata.imported_keys_batch(&query))
     }
 
@@ -462,7 +453,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetExportedKeys,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         info(query, &foreign_keys_schema(), request.into_inner())
     }
 
@@ -471,7 +462,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetExportedKeys,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(self.metadata.exported_keys_batch(&query))
     }
 
@@ -480,7 +471,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetCrossReference,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         info(query, &foreign_keys_schema(), request.into_inner())
     }
 
@@ -489,7 +480,7 @@ impl FlightSqlService for OmniFlightSql {
         query: CommandGetCrossReference,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         one_batch(self.metadata.cross_reference_batch(&query))
     }
 
@@ -505,7 +496,7 @@ impl FlightSqlService for OmniFlightSql {
     }
 
     async fn do_action_fallback(&self, request: Request<Action>) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
-        self.authorize(request.metadata()).await?;
+        self.authorize(&request).await?;
         let action = request.into_inner();
         if action.r#type != COMPILE_ACTION {
             return Err(Status::invalid_argument(format!(

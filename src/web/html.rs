@@ -85,6 +85,13 @@ ul.boards{list-style:none;padding:0;display:grid;grid-template-columns:repeat(au
 ul.boards li{background:#fff;border-radius:6px;padding:1rem;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 ul.boards a{font-weight:600;color:#13294b}
 footer{font-size:.75rem;color:#5a6776;text-align:center;padding:1rem}
+form.logout{margin-left:auto;display:flex;gap:.6rem;align-items:center;font-size:.8rem;color:#dfe8f5}
+form.logout button{font-size:.8rem;padding:.25rem .7rem;background:transparent;color:#fff;border:1px solid #dfe8f5;border-radius:4px;cursor:pointer}
+section.login{max-width:22rem;margin:3rem auto;background:#fff;border-radius:6px;padding:1.2rem 1.4rem;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+section.login form{display:flex;flex-direction:column;gap:.8rem}
+section.login label{display:flex;flex-direction:column;font-size:.85rem;color:#5a6776;gap:.25rem}
+section.login input{font-size:1rem;padding:.35rem}
+section.login button{font-size:.95rem;padding:.45rem 1rem;background:#2f5597;color:#fff;border:0;border-radius:4px}
 "#;
 
 /// The whole page around `body`: `current` is the dashboard shown (for the navigation bar), `None` on `/`.
@@ -105,6 +112,19 @@ pub fn page(title: &str, dashboards: &[Dashboard], current: Option<&str>, links:
 "#,
         esc(title)
     )
+}
+
+/// A served page with the logged-in user's name and a logout button in its header bar (a POST form: a link
+/// could be followed by a crawler or prefetched).
+pub fn with_logout(page: String, user: &str) -> String {
+    let form = format!(
+        r#"<form class="logout" method="post" action="/logout"><span>{}</span><button type="submit">Se déconnecter</button></form>"#,
+        esc(user)
+    );
+    match page.find("</header>") {
+        Some(at) => format!("{}{form}{}", &page[..at], &page[at..]),
+        None => page,
+    }
 }
 
 #[cfg(test)]

@@ -1,32 +1,44 @@
 //! The HTTP face of the semantic layer (`omnimarket serve --http`): the five dashboards as server-rendered
 //! pages (no JavaScript needed, slicers as a GET form) and a small JSON/Arrow API over the same engine.
-//! `omnimarket report` writes the same pages to files. Not for authentication: the HTTP server has none, so
-//! `serve` only binds it to a loopback address.
+//! `omnimarket report` writes the same pages to files.
 //!
-//! Routes: `/` (navigation), `/{dashboard}?Annee=2024&...` (a page), `POST /api/query`, `GET /api/model`.
+//! Routes: `/` (navigation), `/{dashboard}?Annee=2024&...` (a page), `POST /api/query`, `GET /api/model`,
+//! `GET|POST /login`, `POST /logout`. Every request first passes the Host and Origin checks ([`guard`]: no DNS
+//! rebinding, no cross-site requests), then, with authentication on, the login gate ([`session`], [`login`]);
+//! connections are served by [`server`] (timeouts, connection caps), over TLS with [`tls`].
 
 pub mod api;
 pub mod charts;
 pub mod format;
+pub mod guard;
 pub mod html;
+pub mod login;
 pub mod pages;
+pub mod server;
+pub mod session;
 pub mod table;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
+use crate::auth::Authenticator;
 use crate::dashboards::Dashboard;
 use crate::engine::Engine;
+use crate::flight::tls::TlsFiles;
+use guard::Site;
 use html::Links;
+use session::Session;
 use pages::{Selection, Slicer};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +53,10 @@ pub enum WebError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the HTTP server failed: {0}")]
     Server(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Host(#[from] guard::HostError),
 }
 
 impl IntoResponse for WebError {
@@ -54,17 +70,31 @@ impl IntoResponse for WebError {
     }
 }
 
-/// What the handlers share: the engine, the dashboards, and the slicers' values (read once, on first use:
-/// the data does not change while the server runs).
+/// What the handlers share: the engine, the dashboards, the authentication policy (shared with Flight SQL),
+/// and the slicers' values (read once, on first use: the data does not change while the server runs).
 pub struct Web {
     pub engine: Engine,
     pub dashboards: Vec<Dashboard>,
+    pub auth: Arc<Authenticator>,
+    allowed_hosts: Vec<String>,
     slicers: OnceCell<Vec<Slicer>>,
 }
 
 impl Web {
-    pub fn new(engine: Engine, dashboards: Vec<Dashboard>) -> Web {
-        Web { engine, dashboards, slicers: OnceCell::new() }
+    /// `auth`: [`Authenticator::none`] serves everyone (loopback only, `serve` checks that).
+    pub fn new(engine: Engine, dashboards: Vec<Dashboard>, auth: Arc<Authenticator>) -> Web {
+        Web { engine, dashboards, auth, allowed_hosts: Vec::new(), slicers: OnceCell::new() }
+    }
+
+    /// Host names (`name` for any port, or `name:port`) accepted in `Host` and `Origin` besides the bound
+    /// address: the DNS name of a deployment, or a reverse proxy's. Checked by [`start`].
+    pub fn with_allowed_hosts(mut self, hosts: Vec<String>) -> Web {
+        self.allowed_hosts = hosts;
+        self
+    }
+
+    pub fn allowed_hosts(&self) -> &[String] {
+        &self.allowed_hosts
     }
 
     pub async fn slicers(&self) -> Result<&[Slicer], WebError> {
@@ -80,23 +110,43 @@ impl Web {
     }
 }
 
-pub fn router(web: Arc<Web>) -> Router {
+/// Every route with its guards, for a server answering as `site`.
+pub fn router(web: Arc<Web>, site: Site) -> Router {
+    let query = post(api::query).route_layer(from_fn(guard::require_json));
     Router::new()
         .route("/", get(index))
-        .route("/api/query", post(api::query))
+        .route("/api/query", query)
         .route("/api/model", get(api::model))
+        .route(session::LOGIN_PATH, get(login::form).post(login::submit))
+        .route(session::LOGOUT_PATH, post(login::logout))
         .route("/{name}", get(dashboard))
+        // Layers run outside in: the site checks first, then the login gate.
+        .layer(from_fn_with_state(web.clone(), session::require_login))
+        .layer(from_fn_with_state(Arc::new(site), guard::check_site))
         .with_state(web)
 }
 
-async fn index(State(web): State<Arc<Web>>) -> Html<String> {
-    Html(pages::index(&web.dashboards, Links::Server))
+/// A served page, with the logout button when someone is logged in.
+fn served(page: String, session: Option<Extension<Session>>) -> Html<String> {
+    match session {
+        Some(Extension(s)) => Html(html::with_logout(page, &s.user)),
+        None => Html(page),
+    }
 }
 
-async fn dashboard(State(web): State<Arc<Web>>, Path(name): Path<String>, Query(params): Query<Vec<(String, String)>>) -> Response {
+async fn index(State(web): State<Arc<Web>>, session: Option<Extension<Session>>) -> Html<String> {
+    served(pages::index(&web.dashboards, Links::Server), session)
+}
+
+async fn dashboard(
+    State(web): State<Arc<Web>>,
+    Path(name): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    session: Option<Extension<Session>>,
+) -> Response {
     match web.render(&name, &params, Links::Server).await {
         // A visual that failed shows its error in place; the rest of the page is still worth reading.
-        Ok(page) => Html(page.html).into_response(),
+        Ok(page) => served(page.html, session).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -104,10 +154,17 @@ async fn dashboard(State(web): State<Arc<Web>>, Path(name): Path<String>, Query(
 /// A running HTTP server.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningServer {
+    /// `http://127.0.0.1:8080` (IPv6 in brackets).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
     /// Waits for the server to end (after `shutdown` resolved and the requests in flight finished).
     pub async fn wait(self) -> Result<(), WebError> {
         match self.task.await {
@@ -122,11 +179,27 @@ impl RunningServer {
     }
 }
 
-/// Binds `addr` (port 0: a free port, see [`RunningServer::addr`]) and serves until `shutdown` resolves.
-pub async fn start(web: Arc<Web>, addr: SocketAddr, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<RunningServer, WebError> {
+/// Binds `addr` (port 0: a free port, see [`RunningServer::addr`]) and serves until `shutdown` resolves, over
+/// TLS when `tls` is given. The Host/Origin checks answer for the address actually bound.
+pub async fn start(
+    web: Arc<Web>,
+    addr: SocketAddr,
+    tls: Option<TlsFiles>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningServer, WebError> {
+    // Certificate problems are reported before the port is taken.
+    let acceptor = tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| WebError::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(|source| WebError::Bind { addr, source })?;
-    let app = router(web);
-    let task = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });
-    Ok(RunningServer { addr, task })
+    let site = Site::new(addr, acceptor.is_some(), web.allowed_hosts())?;
+    let scheme = site.scheme;
+    let app = router(web, site);
+    let task = match acceptor {
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor).map_err(|source| WebError::Bind { addr, source })?;
+            tokio::spawn(server::serve(listener, app, shutdown))
+        }
+        None => tokio::spawn(server::serve(listener, app, shutdown)),
+    };
+    Ok(RunningServer { addr, scheme, task })
 }

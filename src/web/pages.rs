@@ -133,9 +133,7 @@ impl Selection {
 
 /// Runs one SQL text (plain or semantic) with the slicers' predicates.
 pub async fn run(engine: &Engine, sql: &str, filters: &[Predicate]) -> Result<ResultTable, String> {
-    let df = engine.sql_with_filters(sql, filters).await.map_err(|e| crate::errors::describe_error(&e))?;
-    let schema = df.schema().as_arrow().clone();
-    let batches = df.collect().await.map_err(|e| crate::errors::describe_error(&e))?;
+    let (schema, batches) = engine.query(sql, filters).await.map_err(|e| crate::errors::describe_error(&e))?;
     Ok(ResultTable::from_batches(&schema, &batches))
 }
 

@@ -1,7 +1,10 @@
 """Load test: N concurrent ADBC clients, each running the dashboard queries R times (loopback only, bounded).
 
-Prints throughput and latency percentiles; exits 1 on any error. The server comes from the environment
-(OMNIMARKET_FLIGHT_URI, OMNIMARKET_USER, OMNIMARKET_PASSWORD), as set by tests/clients/run.sh.
+Prints throughput and latency percentiles; exits 1 on any error. With --runaway, the same load runs twice:
+alone, then beside one client that keeps running a query far too heavy to finish (a triple cross join of the
+sales), which the server must cancel at its --query-timeout; it prints both p99s and their ratio, and fails if
+the ratio exceeds --max-ratio. The server comes from the environment (OMNIMARKET_FLIGHT_URI, OMNIMARKET_USER,
+OMNIMARKET_PASSWORD), as set by tests/clients/run.sh.
 """
 
 import argparse
@@ -65,6 +68,56 @@ def worker(uri, user, password, runs, latencies, errors, lock):
         conn.close()
 
 
+RUNAWAY = (
+    "SELECT SUM(a.Quantite + b.Quantite + c.Quantite) AS s "
+    "FROM base_ventes a CROSS JOIN base_ventes b CROSS JOIN base_ventes c"
+)
+
+
+def runaway(uri, user, password, stop, outcomes, lock):
+    """Runs the runaway query until told to stop; every run must end in the server's time-limit error."""
+    conn = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+    try:
+        with conn.cursor() as cur:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    cur.execute(RUNAWAY)
+                    cur.fetch_arrow_table()
+                    outcome = "finished (it should not)"
+                except Exception as e:  # noqa: BLE001
+                    outcome = "cancelled at the time limit" if "time limit" in str(e) else f"failed: {e}"
+                with lock:
+                    outcomes.append((outcome, time.perf_counter() - t0))
+    finally:
+        conn.close()
+
+
+def run_load(uri, user, password, clients, runs):
+    latencies, errors, lock = [], [], threading.Lock()
+    threads = [
+        threading.Thread(target=worker, args=(uri, user, password, runs, latencies, errors, lock))
+        for _ in range(clients)
+    ]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(latencies), errors, time.perf_counter() - t0
+
+
+def report(label, clients, runs, lat, errors, elapsed):
+    print(
+        f"{label}: {clients} clients x {runs} runs x {len(QUERIES)} queries = {len(lat)} queries "
+        f"in {elapsed:.1f} s: {len(lat) / elapsed:.1f} queries/s; latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(lat, 99) * 1000:.1f} ms, mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.1f} ms; "
+        f"errors {len(errors)}"
+    )
+    for e in errors[:5]:
+        print("  error:", e[:300])
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return float("nan")
@@ -76,6 +129,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--runaway", action="store_true", help="run the load again beside a runaway query")
+    ap.add_argument("--max-ratio", type=float, default=2.0, help="largest p99 ratio accepted with --runaway")
     args = ap.parse_args()
     uri = os.environ["OMNIMARKET_FLIGHT_URI"]
     host = urlparse(uri).hostname or ""
@@ -91,27 +146,26 @@ def main():
             cur.fetch_arrow_table()
     warm.close()
 
-    latencies, errors, lock = [], [], threading.Lock()
-    threads = [
-        threading.Thread(target=worker, args=(uri, user, password, args.runs, latencies, errors, lock))
-        for _ in range(args.clients)
-    ]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    lat = sorted(latencies)
-    print(
-        f"load: {args.clients} clients x {args.runs} runs x {len(QUERIES)} queries = {len(lat)} queries "
-        f"in {elapsed:.1f} s: {len(lat) / elapsed:.1f} queries/s; latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
-        f"p99 {percentile(lat, 99) * 1000:.1f} ms, mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.1f} ms; "
-        f"errors {len(errors)}"
-    )
-    for e in errors[:5]:
-        print("  error:", e[:300])
-    sys.exit(1 if errors else 0)
+    lat, errors, elapsed = run_load(uri, user, password, args.clients, args.runs)
+    report("load", args.clients, args.runs, lat, errors, elapsed)
+    if not args.runaway:
+        sys.exit(1 if errors else 0)
+
+    stop, outcomes, lock = threading.Event(), [], threading.Lock()
+    hog = threading.Thread(target=runaway, args=(uri, user, password, stop, outcomes, lock))
+    hog.start()
+    time.sleep(1.0)  # the runaway is on the cores before the load starts
+    lat2, errors2, elapsed2 = run_load(uri, user, password, args.clients, args.runs)
+    stop.set()
+    hog.join()
+    report("load beside a runaway query", args.clients, args.runs, lat2, errors2, elapsed2)
+    for outcome, seconds in outcomes:
+        print(f"  runaway: {outcome} after {seconds:.1f} s")
+    ratio = percentile(lat2, 99) / percentile(lat, 99)
+    print(f"p99 beside the runaway / alone: {ratio:.2f} (at most {args.max_ratio})")
+    bad = [o for o, _ in outcomes if o != "cancelled at the time limit"]
+    failed = errors or errors2 or bad or not outcomes or ratio > args.max_ratio
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

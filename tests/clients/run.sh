@@ -3,8 +3,10 @@
 # a cached virtualenv, a generated dataset and a users file in a temp dir, the server on a free loopback port,
 # pytest, then the server stopped by its PID (also on failure or Ctrl-C).
 #
-#   tests/clients/run.sh [--load CLIENTS RUNS] [--stream] [--bin PATH] [pytest args...]
+#   tests/clients/run.sh [--load CLIENTS RUNS] [--runaway] [--stream] [--bin PATH] [pytest args...]
 #
+# --runaway runs the load again beside a runaway query (the server's --query-timeout is then
+# OMNIMARKET_QUERY_TIMEOUT, default 15 s, so the runaway is cancelled several times during the load).
 # --stream also times a 5M-row result through ADBC (tests/clients/stream.py; use a release binary).
 #
 # OMNIMARKET_VENV overrides the virtualenv ($HOME/.cache/omnimarket-venv); the binary defaults to the debug
@@ -15,11 +17,13 @@ cd "$(dirname "$0")/../.."
 BIN="${CARGO_TARGET_DIR:-target}/debug/omnimarket"
 LOAD=()
 STREAM=""
+RUNAWAY=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN="$2"; shift 2 ;;
     --load) LOAD=("$2" "$3"); shift 3 ;;
     --stream) STREAM=1; shift ;;
+    --runaway) RUNAWAY=(--runaway); shift ;;
     *) break ;;
   esac
 done
@@ -48,8 +52,11 @@ USER_NAME=ci
 PASSWORD="pw-$RANDOM-$RANDOM"
 printf '%s\n' "$PASSWORD" | "$BIN" user add --users "$WORK/users" "$USER_NAME" > /dev/null
 
+QUERY_TIMEOUT="${OMNIMARKET_QUERY_TIMEOUT:-300}"
+if [ ${#RUNAWAY[@]} -gt 0 ]; then QUERY_TIMEOUT="${OMNIMARKET_QUERY_TIMEOUT:-15}"; fi
 # Port 0: the server picks a free port and prints it; no race with another process taking it meanwhile.
-"$BIN" serve --data "$WORK/data" --users "$WORK/users" --addr 127.0.0.1:0 > "$WORK/server.out" 2> "$WORK/server.err" &
+"$BIN" serve --data "$WORK/data" --users "$WORK/users" --addr 127.0.0.1:0 \
+  --query-timeout "$QUERY_TIMEOUT" > "$WORK/server.out" 2> "$WORK/server.err" &
 SERVER_PID=$!
 ADDR=""
 for _ in $(seq 1 300); do
@@ -67,7 +74,7 @@ export OMNIMARKET_FLIGHT_URI="grpc://$ADDR" OMNIMARKET_USER="$USER_NAME" OMNIMAR
 export OMNIMARKET_CLIENTS_STRICT=1 PYTHONDONTWRITEBYTECODE=1
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/clients "$@"
 if [ ${#LOAD[@]} -eq 2 ]; then
-  "$VENV/bin/python" tests/clients/load.py --clients "${LOAD[0]}" --runs "${LOAD[1]}"
+  "$VENV/bin/python" tests/clients/load.py --clients "${LOAD[0]}" --runs "${LOAD[1]}" "${RUNAWAY[@]}"
 fi
 if [ -n "$STREAM" ]; then
   "$VENV/bin/python" tests/clients/stream.py

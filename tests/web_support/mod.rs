@@ -6,10 +6,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use omnimarket::auth::Authenticator;
 use omnimarket::engine::Engine;
+use omnimarket::flight::TlsFiles;
 use omnimarket::project::Project;
 use omnimarket::web::{RunningServer, Web};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::common;
 
@@ -29,11 +31,20 @@ pub fn engine() -> Engine {
     Engine::open(&Project::new(env!("CARGO_MANIFEST_DIR"), common::generated_data())).expect("engine")
 }
 
+pub fn dashboards() -> Vec<omnimarket::dashboards::Dashboard> {
+    omnimarket::dashboards::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("dashboards")
+}
+
+/// The server without authentication (as `serve --http` on loopback without --users).
 pub async fn start() -> Server {
-    let dashboards = omnimarket::dashboards::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("dashboards");
-    let web = Arc::new(Web::new(engine(), dashboards));
+    start_with(Authenticator::none(), None).await
+}
+
+/// The server with `auth`, over TLS with `tls`.
+pub async fn start_with(auth: Authenticator, tls: Option<TlsFiles>) -> Server {
+    let web = Arc::new(Web::new(engine(), dashboards(), Arc::new(auth)));
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let running = omnimarket::web::start(web.clone(), addr, std::future::pending()).await.expect("server starts");
+    let running = omnimarket::web::start(web.clone(), addr, tls, std::future::pending()).await.expect("server starts");
     Server { addr: running.addr, web, running }
 }
 
@@ -58,23 +69,46 @@ impl Response {
 }
 
 /// One request; HTTP/1.0 so the server closes the connection after the body (no chunked decoding needed).
+/// Sends `Host: <addr>` unless `headers` holds a Host (an empty value: no Host header at all), and the body's
+/// Content-Length unless `headers` holds one.
 pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    exchange(stream, addr, method, path, headers, body).await.expect("an HTTP answer")
+}
+
+/// [`request`] over any stream (TLS in the tests); `None` when the server closed without an HTTP answer.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Response> {
+    let mut head = format!("{method} {path} HTTP/1.0\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
+        if !v.is_empty() {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("write");
-    stream.write_all(body).await.expect("write");
+    stream.write_all(head.as_bytes()).await.ok()?;
+    stream.write_all(body).await.ok()?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header");
+    // A TLS peer may close without close_notify: keep what was read.
+    let _ = stream.read_to_end(&mut raw).await;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).expect("a status");
+    let status = lines.next().filter(|l| l.starts_with("HTTP/")).and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok())?;
     let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
-    Response { status, headers, body: raw[split + 4..].to_vec() }
+    Some(Response { status, headers, body: raw[split + 4..].to_vec() })
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Response {

@@ -96,7 +96,8 @@ impl Backend for Local {
         };
         let df = self.engine.sql(sql).await.map_err(explain)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let stream = df.execute_stream().await.map_err(explain)?;
+        // Local errors keep the table suggestion: the stream's own errors are described the same way.
+        let stream = self.engine.execute(df).map(|r| r.map_err(|e| crate::errors::describe_error(&e)));
         read_limited(schema, stream, max_rows).await
     }
 
