@@ -324,3 +324,39 @@ async fn failed_logins_are_throttled_and_do_not_grow_the_server() {
     let mut bob = FlightSqlServiceClient::new(endpoint("127.0.2.1".parse().expect("ip")).connect().await.expect("connect"));
     bob.handshake("bob", "pw2").await.expect("bob logs in");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_while_a_runaway_query_runs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let users = dir.path().join("users");
+    std::fs::write(&users, format!("alice:{}\n", hash_password("pw").expect("hash"))).expect("users file");
+    let mut served = serve(&users);
+    let channel = Endpoint::from_shared(format!("http://{}", served.addr)).expect("uri").connect().await.expect("connect");
+    let mut hog = FlightSqlServiceClient::new(channel);
+    hog.handshake("alice", "pw").await.expect("login");
+    let info = hog.execute(RUNAWAY.into(), None).await.expect("plans");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    let runaway = tokio::spawn(async move {
+        let mut stream = hog.do_get(ticket).await?;
+        while let Some(b) = stream.next().await {
+            b?;
+        }
+        Ok::<_, arrow_flight::error::FlightError>(())
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let pid = served.child.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(killed.success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = served.child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(12), "the server ignored SIGTERM for {:?}", t.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "stopped after {:?}: the running query was not cancelled", t.elapsed());
+    let e = runaway.await.expect("joins").expect_err("the query was cancelled");
+    assert!(e.to_string().contains("shutting down") || e.to_string().contains("transport"), "{e}");
+}

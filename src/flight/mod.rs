@@ -33,6 +33,9 @@ pub const COMPILE_ACTION: &str = "omnimarket.compile";
 /// 64 MiB bounds what one message can make the server allocate.
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
+/// Calls one connection may have in flight at once (each may be a running query).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+
 pub struct ServerConfig {
     pub addr: SocketAddr,
     pub tls: Option<TlsFiles>,
@@ -109,7 +112,15 @@ pub async fn start(
     let svc = FlightServiceServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let mut builder = Server::builder();
+    // A client that vanishes without closing (a laptop closed mid-query) is noticed by HTTP/2 pings, and its
+    // streams dropped, which cancels their queries. Streams per connection and header sizes are bounded so
+    // one connection cannot hold the server's memory or its query threads.
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .http2_max_header_list_size(Some(64 * 1024))
+        .http2_max_pending_accept_reset_streams(Some(100));
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server_config()?).map_err(ServeError::TlsSetup)?;
     }

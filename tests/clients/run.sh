@@ -3,10 +3,12 @@
 # a cached virtualenv, a generated dataset and a users file in a temp dir, the server on a free loopback port,
 # pytest, then the server stopped by its PID (also on failure or Ctrl-C).
 #
-#   tests/clients/run.sh [--load CLIENTS RUNS] [--runaway] [--stream] [--bin PATH] [pytest args...]
+#   tests/clients/run.sh [--load CLIENTS RUNS] [--runaway] [--soak SECONDS] [--stream] [--bin PATH] [pytest args...]
 #
 # --runaway runs the load again beside a runaway query (the server's --query-timeout is then
 # OMNIMARKET_QUERY_TIMEOUT, default 15 s, so the runaway is cancelled several times during the load).
+# --soak runs tests/clients/soak.py for SECONDS (16 clients beside a runaway query and a failing login, the
+# server's RSS sampled each second; use a release binary).
 # --stream also times a 5M-row result through ADBC (tests/clients/stream.py; use a release binary).
 #
 # OMNIMARKET_VENV overrides the virtualenv ($HOME/.cache/omnimarket-venv); the binary defaults to the debug
@@ -18,12 +20,14 @@ BIN="${CARGO_TARGET_DIR:-target}/debug/omnimarket"
 LOAD=()
 STREAM=""
 RUNAWAY=()
+SOAK=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN="$2"; shift 2 ;;
     --load) LOAD=("$2" "$3"); shift 3 ;;
     --stream) STREAM=1; shift ;;
     --runaway) RUNAWAY=(--runaway); shift ;;
+    --soak) SOAK="$2"; shift 2 ;;
     *) break ;;
   esac
 done
@@ -53,7 +57,7 @@ PASSWORD="pw-$RANDOM-$RANDOM"
 printf '%s\n' "$PASSWORD" | "$BIN" user add --users "$WORK/users" "$USER_NAME" > /dev/null
 
 QUERY_TIMEOUT="${OMNIMARKET_QUERY_TIMEOUT:-300}"
-if [ ${#RUNAWAY[@]} -gt 0 ]; then QUERY_TIMEOUT="${OMNIMARKET_QUERY_TIMEOUT:-15}"; fi
+if [ ${#RUNAWAY[@]} -gt 0 ] || [ -n "$SOAK" ]; then QUERY_TIMEOUT="${OMNIMARKET_QUERY_TIMEOUT:-15}"; fi
 # Port 0: the server picks a free port and prints it; no race with another process taking it meanwhile.
 "$BIN" serve --data "$WORK/data" --users "$WORK/users" --addr 127.0.0.1:0 \
   --query-timeout "$QUERY_TIMEOUT" > "$WORK/server.out" 2> "$WORK/server.err" &
@@ -71,10 +75,13 @@ done
 echo "server on $ADDR (pid $SERVER_PID)"
 
 export OMNIMARKET_FLIGHT_URI="grpc://$ADDR" OMNIMARKET_USER="$USER_NAME" OMNIMARKET_PASSWORD="$PASSWORD"
-export OMNIMARKET_CLIENTS_STRICT=1 PYTHONDONTWRITEBYTECODE=1
+export OMNIMARKET_CLIENTS_STRICT=1 PYTHONDONTWRITEBYTECODE=1 OMNIMARKET_SERVER_PID="$SERVER_PID"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/clients "$@"
 if [ ${#LOAD[@]} -eq 2 ]; then
   "$VENV/bin/python" tests/clients/load.py --clients "${LOAD[0]}" --runs "${LOAD[1]}" "${RUNAWAY[@]}"
+fi
+if [ -n "$SOAK" ]; then
+  (cd tests/clients && "$VENV/bin/python" soak.py --seconds "$SOAK")
 fi
 if [ -n "$STREAM" ]; then
   "$VENV/bin/python" tests/clients/stream.py
