@@ -126,6 +126,9 @@ def main():
         f"first-minute median {statistics.median(first):.0f}, last-minute median {statistics.median(last):.0f} "
         f"(growth {growth:+.0f}), {len(samples)} samples"
     )
+    per_minute = [statistics.median([r for s, r in samples if m * 60 <= s < (m + 1) * 60] or [float("nan")])
+                  for m in range(int(samples[-1][0] // 60) + 1)]
+    print("  RSS median per minute (MiB): " + " ".join(f"{r:.0f}" for r in per_minute))
     for e in errors[:5]:
         print("  error:", e[:300])
     sys.exit(1 if errors or growth > args.max_growth_mb else 0)

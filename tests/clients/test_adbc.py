@@ -1,5 +1,7 @@
 """The server through ADBC's Flight SQL driver (the Go driver under Python's DB-API), as notebooks use it."""
 
+import os
+
 import adbc_driver_flightsql.dbapi as flight_sql
 import adbc_driver_manager
 import pyarrow as pa
@@ -133,3 +135,39 @@ def test_semantic_table_describes_its_measures(conn):
     assert ca.metadata[b"omnimarket.folder"] == b"Ventes"
     assert b"SUM(Fait_Ventes[Montant_TTC])" in ca.metadata[b"omnimarket.expression"]
     assert schema.field("Nom_Canal").metadata[b"omnimarket.kind"] == b"attribute"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 'x' AS a) TO '/tmp/omnimarket-adbc-attack.csv' STORED AS CSV",
+        "CREATE EXTERNAL TABLE t (l VARCHAR) STORED AS CSV LOCATION '/etc/passwd'",
+        "INSERT INTO staging.stg_canaux VALUES (1, 'Web', 'Online')",
+        "DROP TABLE staging.stg_canaux",
+        "SET datafusion.sql_parser.enable_ident_normalization = true",
+    ],
+)
+def test_writes_are_permission_denied(conn, sql):
+    """The attacks of the security review, as a notebook user would send them: refused, nothing changed."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) AS n FROM staging.stg_canaux")
+        before = cur.fetch_arrow_table().column("n")[0].as_py()
+        with pytest.raises(adbc_driver_manager.Error) as err:
+            cur.execute(sql)
+            cur.fetch_arrow_table()
+        assert "PERMISSION_DENIED" in str(err.value).upper().replace(" ", "_") or "read-only" in str(err.value)
+        cur.execute("SELECT COUNT(*) AS n FROM staging.stg_canaux")
+        assert cur.fetch_arrow_table().column("n")[0].as_py() == before
+        cur.execute("SELECT COUNT(Nom_Canal) AS n FROM Dim_Canal")
+        assert cur.fetch_arrow_table().column("n")[0].as_py() == 3
+    assert not os.path.exists("/tmp/omnimarket-adbc-attack.csv")
+
+
+def test_a_deep_expression_is_an_error_and_the_server_lives_on(conn):
+    with conn.cursor() as cur:
+        with pytest.raises(adbc_driver_manager.Error) as err:
+            cur.execute("SELECT " + "+".join(["1"] * 3000))
+            cur.fetch_arrow_table()
+        assert "levels deep" in str(err.value)
+        cur.execute("SELECT 1 AS one")
+        assert cur.fetch_arrow_table().column("one")[0].as_py() == 1
