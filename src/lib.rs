@@ -4,6 +4,7 @@
 //! table, and the command line ([`cli`]) queries them.
 
 pub mod auth;
+pub mod catch_panic;
 pub mod cli;
 pub mod dashboards;
 pub mod dax;

@@ -4,6 +4,7 @@
 //! [`results`], authentication in [`auth`] and TLS in [`tls`].
 
 
+pub mod connections;
 pub mod metadata;
 pub mod prepared;
 pub mod results;
@@ -104,7 +105,10 @@ pub async fn start(
         .await
         .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.addr, source })?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = connections::within_caps(
+        TcpIncoming::from(listener).with_nodelay(Some(true)),
+        Arc::new(connections::OpenConnections::default()),
+    );
     let active = ActiveQueries::default();
     let metadata = engine_metadata(&engine);
     let service = service::OmniFlightSql::new(engine, config.auth, metadata, active.clone())
@@ -120,7 +124,8 @@ pub async fn start(
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
         .http2_max_header_list_size(Some(64 * 1024))
-        .http2_max_pending_accept_reset_streams(Some(100));
+        .http2_max_pending_accept_reset_streams(Some(100))
+        .layer(crate::catch_panic::CatchPanicLayer::new(crate::catch_panic::grpc_internal));
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server_config()?).map_err(ServeError::TlsSetup)?;
     }

@@ -120,9 +120,11 @@ pub fn router(web: Arc<Web>, site: Site) -> Router {
         .route(session::LOGIN_PATH, get(login::form).post(login::submit))
         .route(session::LOGOUT_PATH, post(login::logout))
         .route("/{name}", get(dashboard))
-        // Layers run outside in: the site checks first, then the login gate.
+        // The last layer added runs first: the panic catcher around everything, then the site checks, then the
+        // login gate.
         .layer(from_fn_with_state(web.clone(), session::require_login))
         .layer(from_fn_with_state(Arc::new(site), guard::check_site))
+        .layer(crate::catch_panic::CatchPanicLayer::new(crate::catch_panic::http_internal))
         .with_state(web)
 }
 
