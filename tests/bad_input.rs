@@ -116,3 +116,43 @@ fn bad_sql_and_usage() {
     let (code, _, err) = run(&["query", "--format", "xml", "SELECT 1"], &seed_dir());
     assert_eq!(code, 2, "{err}");
 }
+
+// ---- Robust readers: the outside test's findings, through the binary -------------------------------------
+
+#[test]
+fn dump_cut_inside_a_string_or_before_its_semicolon() {
+    let head = "CREATE TABLE `Fait_Ventes` (\n  `ID_Vente` int NOT NULL,\n  `Nom` varchar(20)\n) ENGINE=InnoDB;\n";
+    let data = data_with("base_ventes.sql", format!("{head}INSERT INTO `Fait_Ventes` VALUES (1,'ab\\").as_bytes());
+    let (code, err) = query(data.path(), "SELECT * FROM base_ventes");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("base_ventes.sql: line 5, column 37: unterminated quoted string"), "{err}");
+    let data = data_with("base_ventes.sql", format!("{head}INSERT INTO `Fait_Ventes` VALUES (1,'a')").as_bytes());
+    let (code, err) = query(data.path(), "SELECT * FROM base_ventes");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("base_ventes.sql: line 5, column 41: unexpected end of file after a row"), "{err}");
+}
+
+#[test]
+fn csv_non_finite_amount_names_file_line_and_column() {
+    let data = data_with("Fait_Stock.csv", b"ID_Stock;Valeur_Stock\n1;10.5\n2;1e400\n");
+    let (code, err) = query(data.path(), "SELECT SUM(Valeur_Stock) FROM Fait_Stock");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Fait_Stock.csv: line 3, column 2, field `Valeur_Stock`: expected a number"), "{err}");
+}
+
+#[test]
+fn directory_in_place_of_a_file() {
+    let data = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(data.path().join("Dim_Canal.json")).expect("mkdir");
+    let (code, err) = query(data.path(), "SELECT * FROM Dim_Canal");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Dim_Canal.json: cannot read: is a directory, expected a file"), "{err}");
+}
+
+#[test]
+fn empty_json_file() {
+    let data = data_with("Dim_Canal.json", b"");
+    let (code, err) = query(data.path(), "SELECT * FROM Dim_Canal");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Dim_Canal.json: empty file: expected a JSON array of records"), "{err}");
+}

@@ -11,7 +11,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::DataType;
 
 use super::BATCH_ROWS;
-use super::types::{parse_bool, parse_date, parse_decimal, parse_timestamp_micros};
+use super::types::{parse_bool, parse_date, parse_decimal, parse_finite, parse_timestamp_micros};
 
 /// A typed Arrow builder fed with text values.
 pub enum ColumnBuilder {
@@ -55,9 +55,9 @@ impl ColumnBuilder {
                 Some(v) => b.append_value(v),
                 None => return false,
             },
-            ColumnBuilder::Float(b) => match s.parse::<f64>() {
-                Ok(v) => b.append_value(v),
-                Err(_) => return false,
+            ColumnBuilder::Float(b) => match parse_finite(s) {
+                Some(v) => b.append_value(v),
+                None => return false,
             },
             ColumnBuilder::Dec(b, _, scale) => match parse_decimal(s, *scale) {
                 Some(v) => b.append_value(v),

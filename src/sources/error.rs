@@ -22,11 +22,11 @@ impl Position {
         Position { line: Some(line), column: Some(column), ..Default::default() }
     }
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+        self.field = Some(clip(&field.into()));
         self
     }
     pub fn with_context(mut self, context: impl Into<String>) -> Self {
-        self.context = Some(context.into());
+        self.context = Some(clip_to(&context.into(), MAX_MESSAGE_CHARS));
         self
     }
 }
@@ -69,10 +69,11 @@ pub enum SourceError {
 
 impl SourceError {
     pub fn parse(file: &str, position: Position, message: impl Into<String>) -> Self {
-        SourceError::Parse { file: file.to_string(), position: Box::new(position), message: message.into() }
+        let message = clip_to(&message.into(), MAX_MESSAGE_CHARS);
+        SourceError::Parse { file: file.to_string(), position: Box::new(position), message }
     }
     pub fn file(file: &str, message: impl Into<String>) -> Self {
-        SourceError::File { file: file.to_string(), message: message.into() }
+        SourceError::File { file: file.to_string(), message: clip_to(&message.into(), MAX_MESSAGE_CHARS) }
     }
     pub fn config(file: &str, message: impl Into<String>) -> Self {
         SourceError::Config { file: file.to_string(), message: message.into() }
@@ -93,4 +94,24 @@ pub fn line_col_of_offset(bytes: &[u8], offset: usize) -> (u64, u64) {
     let line_start = memchr::memrchr(b'\n', &bytes[..end]).map(|p| p + 1).unwrap_or(0);
     let col = String::from_utf8_lossy(&bytes[line_start..end]).chars().count() as u64 + 1;
     (line_of_offset(bytes, end), col)
+}
+
+/// Characters of a value quoted in an error message: enough to recognise it, never a whole huge field.
+pub const MAX_QUOTED_CHARS: usize = 80;
+
+/// Characters of a whole message, context or field name: a safety net for text the readers do not compose
+/// themselves (a parser library's error quoting a 100 KB tag name, a list of many names).
+pub const MAX_MESSAGE_CHARS: usize = 1_000;
+
+/// `value` cut to [`MAX_QUOTED_CHARS`] characters (with `…` when cut), for error messages.
+pub fn clip(value: &str) -> String {
+    clip_to(value, MAX_QUOTED_CHARS)
+}
+
+/// `value` cut to `max` characters, with `…` when cut.
+pub fn clip_to(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_string(),
+    }
 }

@@ -16,7 +16,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::error::{Position, Result, SourceError, line_col_of_offset};
+use super::error::{Position, Result, SourceError, clip, line_col_of_offset};
+use super::limits::{MAX_COLUMNS, check_columns, check_name};
 use super::types::infer_type;
 use super::{BATCH_ROWS, DeclaredTypes, RawTable, SourceFormat, SourceInput, SourceReader, parse_options};
 
@@ -70,6 +71,14 @@ impl SourceReader for JsonReader {
             Some(p) => p.split(['.', '/']).filter(|s| !s.is_empty()).collect(),
             None => vec![],
         };
+        if pos >= bytes.len() {
+            let expected = if path.is_empty() {
+                "a JSON array of records (objects)".to_string()
+            } else {
+                format!("a JSON object holding the records array at `{}`", path.join("."))
+            };
+            return Err(SourceError::file(file, format!("empty file: expected {expected}")));
+        }
         for (depth, key) in path.iter().enumerate() {
             if bytes.get(pos) != Some(&b'{') {
                 return Err(SourceError::parse(
@@ -87,7 +96,8 @@ impl SourceReader for JsonReader {
                 let keys = top_keys(bytes, pos).unwrap_or_default();
                 format!("an object with keys {}; set `records:` to the key holding the array", keys.join(", "))
             } else {
-                "something else".into()
+                let token: String = String::from_utf8_lossy(&bytes[pos..skip_value(bytes, pos).unwrap_or(bytes.len())]).into_owned();
+                format!("`{}`", clip(&token))
             };
             return Err(SourceError::parse(file, pos_of(bytes, pos), format!("expected an array of records, found {found}")));
         }
@@ -132,8 +142,38 @@ impl SourceReader for JsonReader {
         } else {
             batches
         };
+        if let Some((row, name)) = first_non_finite(&batches) {
+            let at = spans.records.get(row).map(|r| r.0).unwrap_or(0);
+            return Err(SourceError::parse(
+                file,
+                pos_of(bytes, at).with_field(name),
+                "expected a finite number, found NaN or an infinity (or a number too large for a float)",
+            ));
+        }
         Ok(RawTable { schema: out_schema, batches })
     }
+}
+
+/// Row (counted over all batches) and column name of the first NaN or infinite float. arrow-json reads numeric
+/// strings such as `"NaN"` or `"inf"` and overflowing literals such as `1e400` into Float64 columns; a measure
+/// would only fail on them later, naming no file.
+fn first_non_finite(batches: &[RecordBatch]) -> Option<(usize, String)> {
+    fn scan(a: &ArrayRef, name: &str) -> Option<(usize, String)> {
+        if let Some(f) = a.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>() {
+            return f.iter().position(|v| v.is_some_and(|v| !v.is_finite())).map(|r| (r, name.to_string()));
+        }
+        let s = a.as_any().downcast_ref::<StructArray>()?;
+        s.columns().iter().zip(s.column_names()).find_map(|(c, n)| scan(c, &format!("{name}.{n}")))
+    }
+    let mut offset = 0;
+    for b in batches {
+        let hit = b.columns().iter().zip(b.schema().fields()).find_map(|(c, f)| scan(c, f.name()));
+        if let Some((row, name)) = hit {
+            return Some((offset + row, name));
+        }
+        offset += b.num_rows();
+    }
+    None
 }
 
 fn pos_of(bytes: &[u8], offset: usize) -> Position {
@@ -174,7 +214,7 @@ fn value_error(file: &str, bytes: &[u8], record_start: usize, schema: &SchemaRef
                 return SourceError::parse(
                     file,
                     pos_of(bytes, record_start).with_field(f.name()),
-                    format!("expected {} (type inferred from the first records), found {v}", f.data_type()),
+                    format!("expected {} (type inferred from the first records), found {}", f.data_type(), clip(&v.to_string())),
                 );
             }
         }
@@ -278,7 +318,8 @@ fn skip_ws(b: &[u8], mut p: usize) -> usize {
 fn skip_string(b: &[u8], p: usize) -> std::result::Result<usize, usize> {
     let mut i = p + 1;
     loop {
-        match memchr::memchr2(b'"', b'\\', &b[i..]) {
+        // A backslash as the last byte moves `i` past the end: `get` makes that "unterminated", not a panic.
+        match b.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
             Some(off) => {
                 i += off;
                 if b[i] == b'\\' {
@@ -384,11 +425,17 @@ struct FieldInfo {
     other: bool,
 }
 
-fn observe(fields: &mut Vec<(String, FieldInfo)>, map: &serde_json::Map<String, Value>) {
+/// Note what `map` says about each field. `budget` counts the fields still allowed (over all nesting levels):
+/// once spent, observing stops, so that a file of ever-new keys costs neither quadratic time nor memory.
+fn observe(fields: &mut Vec<(String, FieldInfo)>, map: &serde_json::Map<String, Value>, budget: &mut usize) {
     for (k, v) in map {
         let idx = match fields.iter().position(|(n, _)| n == k) {
             Some(i) => i,
             None => {
+                if *budget == 0 {
+                    return;
+                }
+                *budget -= 1;
                 fields.push((k.clone(), FieldInfo::default()));
                 fields.len() - 1
             }
@@ -405,7 +452,7 @@ fn observe(fields: &mut Vec<(String, FieldInfo)>, map: &serde_json::Map<String, 
                 }
             }
             Value::Array(_) => info.lists = true,
-            Value::Object(m) => observe(info.object.get_or_insert_with(Vec::new), m),
+            Value::Object(m) => observe(info.object.get_or_insert_with(Vec::new), m, budget),
         }
     }
 }
@@ -446,9 +493,16 @@ fn infer_schema(
     sep: &str,
 ) -> Result<JsonSchema> {
     let mut fields: Vec<(String, FieldInfo)> = Vec::new();
+    // One more than the limit, so that crossing it is seen.
+    let mut budget = MAX_COLUMNS + 1;
+    let mut last = 0;
     for &(a, b) in spans.iter().take(INFER_RECORDS) {
+        if budget == 0 {
+            break;
+        }
+        last = a;
         match serde_json::from_slice::<Value>(&bytes[a..b]) {
-            Ok(Value::Object(m)) => observe(&mut fields, &m),
+            Ok(Value::Object(m)) => observe(&mut fields, &m, &mut budget),
             Ok(_) => return Err(SourceError::parse(file, pos_of(bytes, a), "expected a record (a JSON object)")),
             Err(e) => {
                 let (l, c) = line_col_of_offset(bytes, a);
@@ -458,6 +512,14 @@ fn infer_schema(
                 return Err(SourceError::parse(file, Position::line_col(line, col), format!("invalid JSON: {msg}")));
             }
         }
+    }
+    if budget == 0 {
+        // `last` is the record that brought the field over the limit.
+        return Err(SourceError::parse(
+            file,
+            pos_of(bytes, last),
+            format!("more than {MAX_COLUMNS} distinct fields (the readers' limit for one table); is the file corrupt?"),
+        ));
     }
     let mut nested: Vec<Field> = fields.iter().map(|(n, i)| Field::new(n, to_type(i), true)).collect();
     apply_declared(&mut nested, declared, "", sep);
@@ -469,6 +531,11 @@ fn infer_schema(
     } else {
         nested.clone()
     };
+    let first = spans.first().map(|s| s.0).unwrap_or(0);
+    check_columns(file, flat.fields().len(), pos_of(bytes, first))?;
+    for f in flat.fields() {
+        check_name(file, f.name(), pos_of(bytes, first))?;
+    }
     Ok(JsonSchema { nested, flat })
 }
 
@@ -574,5 +641,35 @@ mod tests {
     fn truncated_document_is_an_error() {
         assert!(read("", "[{\"a\": 1}, {\"a\": 2}").is_err());
         assert!(read("", "[{\"a\": 1}] x").is_err());
+    }
+
+    /// Outside test finding 4: an empty file said "found something else".
+    #[test]
+    fn empty_file_says_so() {
+        for text in ["", "  \n", "\u{feff}"] {
+            let err = read("", text).unwrap_err().to_string();
+            assert_eq!(err, "t.json: empty file: expected a JSON array of records (objects)");
+        }
+        let err = read("records: sessions", "").unwrap_err().to_string();
+        assert!(err.contains("empty file: expected a JSON object holding the records array at `sessions`"), "{err}");
+        let err = read("", "42").unwrap_err().to_string();
+        assert!(err.contains("expected an array of records, found `42`"), "{err}");
+    }
+
+    #[test]
+    fn non_finite_floats_name_the_record() {
+        let declared: DeclaredTypes = [("v".to_string(), DataType::Float64)].into_iter().collect();
+        let r = JsonFormat.reader(serde_norway::Value::Null).unwrap();
+        let text = "[{\"v\": 1.5},\n {\"v\": \"NaN\"}]";
+        let err = r.read(&SourceInput { file: "t.json", bytes: text.as_bytes(), declared: &declared });
+        let err = err.unwrap_err().to_string();
+        assert!(err.starts_with("t.json: line 2, column 2, field `v`: expected a finite number"), "{err}");
+    }
+
+    #[test]
+    fn too_many_fields_are_refused() {
+        let keys: Vec<String> = (0..5_000).map(|i| format!("\"k{i}\": 1")).collect();
+        let err = read("", &format!("[{{{}}}]", keys.join(","))).unwrap_err().to_string();
+        assert!(err.starts_with("t.json: line 1, column 2: more than 4096 distinct fields"), "{err}");
     }
 }

@@ -18,6 +18,8 @@ pub struct SourceLocation {
     path: StorePath,
     /// How errors name this file: the path as the user can find it.
     pub display: String,
+    /// The local path, when the store is the local disk: lets errors tell a directory from a missing file.
+    local: Option<PathBuf>,
 }
 
 impl SourceLocation {
@@ -41,7 +43,7 @@ impl SourceLocation {
             .map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
         let store_path = StorePath::from_absolute_path(&absolute)
             .map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
-        Ok(SourceLocation { store: Arc::new(LocalFileSystem::new()), path: store_path, display })
+        Ok(SourceLocation { store: Arc::new(LocalFileSystem::new()), path: store_path, display, local: Some(absolute) })
     }
 
     fn from_url(scheme: &str, location: &str) -> Result<Self> {
@@ -71,7 +73,7 @@ impl SourceLocation {
             .map_err(|e| SourceError::config(location, e.to_string()))?;
         let path = StorePath::from_url_path(url.path())
             .map_err(|e| SourceError::config(location, e.to_string()))?;
-        Ok(SourceLocation { store: Arc::new(store), path, display: location.to_string() })
+        Ok(SourceLocation { store: Arc::new(store), path, display: location.to_string(), local: None })
     }
 
     #[cfg(not(feature = "s3"))]
@@ -84,25 +86,26 @@ impl SourceLocation {
 
     /// The whole object. Readers decode from one contiguous buffer, which is what makes them fast.
     pub async fn read(&self) -> Result<Bytes> {
-        let io = |e: object_store::Error| {
-            let message = match e {
+        let io = |e| self.io_error(e);
+        self.store.get(&self.path).await.map_err(io)?.bytes().await.map_err(io)
+    }
+
+    /// A store error in words: object_store says "not found" for a directory too, which misleads.
+    fn io_error(&self, e: object_store::Error) -> SourceError {
+        let message = if self.local.as_ref().is_some_and(|p| p.is_dir()) {
+            "is a directory, expected a file".to_string()
+        } else {
+            match e {
                 object_store::Error::NotFound { .. } => "no such file".to_string(),
                 other => other.to_string(),
-            };
-            SourceError::Io { file: self.display.clone(), message }
+            }
         };
-        self.store.get(&self.path).await.map_err(io)?.bytes().await.map_err(io)
+        SourceError::Io { file: self.display.clone(), message }
     }
 
     /// Size and modification time, for cache keys and progress.
     pub async fn head(&self) -> Result<object_store::ObjectMeta> {
-        self.store.head(&self.path).await.map_err(|e| {
-            let message = match e {
-                object_store::Error::NotFound { .. } => "no such file".to_string(),
-                other => other.to_string(),
-            };
-            SourceError::Io { file: self.display.clone(), message }
-        })
+        self.store.head(&self.path).await.map_err(|e| self.io_error(e))
     }
 }
 

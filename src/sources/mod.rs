@@ -12,11 +12,13 @@ pub mod config;
 pub mod csv;
 pub mod error;
 pub mod json;
+pub mod limits;
 pub mod location;
 pub mod mysql_dump;
 pub mod table;
 pub mod types;
 pub mod xlsx;
+mod xlsx_zip;
 pub mod xml;
 
 use std::collections::BTreeMap;

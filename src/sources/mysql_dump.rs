@@ -13,7 +13,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
-use super::error::{Position, Result, SourceError, line_col_of_offset};
+use super::error::{Position, Result, SourceError, clip, line_col_of_offset};
+use super::limits::{MAX_COLUMNS, MAX_FIELD_NAME_BYTES};
 use super::builders::ColumnBuilder;
 use super::{BATCH_ROWS, DeclaredTypes, RawTable, SourceFormat, SourceInput, SourceReader, parse_options};
 
@@ -178,15 +179,18 @@ fn survey(b: &[u8]) -> Scan<Survey> {
 
 /// Skip whitespace, `-- ` and `#` line comments, `/* */` blocks (including `/*!40101 ... */` version comments,
 /// which only set session variables) and empty statements.
-fn skip_trivia(b: &[u8], mut p: usize) -> Scan<usize> {
+fn skip_trivia(b: &[u8], p: usize) -> Scan<usize> {
+    // A statement that ends the file without `;` leaves `p` one past the end: clamp rather than index past it.
+    let mut p = p.min(b.len());
     loop {
         while p < b.len() && (b[p].is_ascii_whitespace() || b[p] == b';') {
             p += 1;
         }
-        if b[p..].starts_with(b"--") || b.get(p) == Some(&b'#') {
-            p = memchr::memchr(b'\n', &b[p..]).map(|o| p + o + 1).unwrap_or(b.len());
-        } else if b[p..].starts_with(b"/*") {
-            match memchr::memmem::find(&b[p + 2..], b"*/") {
+        let rest = &b[p..];
+        if rest.starts_with(b"--") || rest.first() == Some(&b'#') {
+            p = memchr::memchr(b'\n', rest).map(|o| p + o + 1).unwrap_or(b.len());
+        } else if rest.starts_with(b"/*") {
+            match memchr::memmem::find(&rest[2..], b"*/") {
                 Some(o) => p = p + 2 + o + 2,
                 None => return fail(p, "unterminated /* comment"),
             }
@@ -214,11 +218,12 @@ fn statement_end(b: &[u8], mut p: usize) -> Scan<usize> {
 /// End (exclusive) of the quoted string at `p`, honouring `\` escapes and doubled quotes.
 #[inline]
 fn skip_quoted(b: &[u8], p: usize) -> Scan<usize> {
-    let q = b[p];
+    let Some(&q) = b.get(p) else { return fail(p, "unexpected end of file") };
     let mut i = p + 1;
     loop {
-        match memchr::memchr2(q, b'\\', &b[i..]) {
-            None => return fail(p, "unterminated quoted string"),
+        // A backslash as the file's last byte moves `i` past the end: `get` makes that "unterminated", not a panic.
+        match b.get(i..).and_then(|rest| memchr::memchr2(q, b'\\', rest)) {
+            None => return fail(p, "unterminated quoted string (it opens here; truncated dump?)"),
             Some(o) => {
                 i += o;
                 // A backslash escape or a doubled quote: skip both characters.
@@ -298,7 +303,7 @@ fn parse_create_table(b: &[u8], p: usize, end: usize) -> Scan<Option<TableDef>> 
     loop {
         i = skip_ws(b, i);
         if i >= end {
-            return fail(open, format!("unterminated column list of CREATE TABLE `{name}`"));
+            return fail(open, format!("unterminated column list of CREATE TABLE `{}`", clip(&name)));
         }
         if b[i] == b')' {
             break;
@@ -309,6 +314,12 @@ fn parse_create_table(b: &[u8], p: usize, end: usize) -> Scan<Option<TableDef>> 
             .any(|w| starts_with_word(b, i, w));
         if !is_constraint {
             let (col, after_col) = identifier(b, i)?;
+            if col.len() > MAX_FIELD_NAME_BYTES || columns.len() >= MAX_COLUMNS {
+                return fail(
+                    i,
+                    format!("column `{}` is past the readers' limits ({MAX_COLUMNS} columns, names of {MAX_FIELD_NAME_BYTES} bytes)", clip(&col)),
+                );
+            }
             let t = skip_ws(b, after_col);
             let mut te = t;
             while te < def_end && (b[te].is_ascii_alphanumeric() || b[te] == b'_') {
@@ -318,7 +329,7 @@ fn parse_create_table(b: &[u8], p: usize, end: usize) -> Scan<Option<TableDef>> 
             let mut args = String::new();
             let a = skip_ws(b, te);
             if b.get(a) == Some(&b'(')
-                && let Some(c) = memchr::memchr(b')', &b[a..def_end]) {
+                && let Some(c) = b.get(a..def_end).and_then(|r| memchr::memchr(b')', r)) {
                     args = String::from_utf8_lossy(&b[a + 1..a + c]).into_owned();
                 }
             columns.push((col, sql_type(&type_name, &args)));
@@ -459,7 +470,9 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                 for c in l {
                     match def.columns.iter().position(|(n, _)| n.eq_ignore_ascii_case(c)) {
                         Some(i) => order.push(i),
-                        None => return fail(p, format!("INSERT names column `{c}`, which `{}` does not have", def.name)),
+                        None => {
+                            return fail(p, format!("INSERT names column `{}`, which `{}` does not have", clip(c), clip(&def.name)));
+                        }
                     }
                 }
                 l.len()
@@ -495,7 +508,7 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                     if !cols[ci].push(&value) {
                         return Err(Fail {
                             offset: q,
-                            message: format!("expected {}, found {value}", cols[ci].expects()),
+                            message: format!("expected {}, found {}", cols[ci].expects(), clip(&value)),
                             field: Some(schema.field(ci).name().clone()),
                         });
                     }
@@ -511,7 +524,7 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                         if !cols[ci].push(s) {
                             return Err(Fail {
                                 offset: q,
-                                message: format!("expected {}, found '{}'", cols[ci].expects(), s),
+                                message: format!("expected {}, found '{}'", cols[ci].expects(), clip(s)),
                                 field: Some(schema.field(ci).name().clone()),
                             });
                         }
@@ -520,7 +533,7 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                     Some(b')') => {
                         return fail(
                             row_start,
-                            format!("expected {n} values in this row of `{}`, found {k}", def.name),
+                            format!("expected {n} values in this row of `{}`, found {k}", clip(&def.name)),
                         );
                     }
                     Some(_) => {
@@ -539,7 +552,7 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                             if !cols[ci].push(s) {
                                 return Err(Fail {
                                     offset: q,
-                                    message: format!("expected {}, found {}", cols[ci].expects(), String::from_utf8_lossy(tok)),
+                                    message: format!("expected {}, found {}", cols[ci].expects(), clip(&String::from_utf8_lossy(tok))),
                                     field: Some(schema.field(ci).name().clone()),
                                 });
                             }
@@ -557,10 +570,10 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                     Some(b',') if k + 1 < n => q += 1,
                     Some(b')') if k + 1 == n => {}
                     Some(b',') => {
-                        return fail(row_start, format!("expected {n} values in this row of `{}`, found more", def.name));
+                        return fail(row_start, format!("expected {n} values in this row of `{}`, found more", clip(&def.name)));
                     }
                     Some(b')') => {
-                        return fail(row_start, format!("expected {n} values in this row of `{}`, found {}", def.name, k + 1));
+                        return fail(row_start, format!("expected {n} values in this row of `{}`, found {}", clip(&def.name), k + 1));
                     }
                     None => return fail(q, "unexpected end of file inside a row (truncated dump?)"),
                     Some(_) => return fail(q, "expected `,` or `)` after a value"),
@@ -585,7 +598,9 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                     q += 1;
                     break;
                 }
-                None => break,
+                // mysqldump ends every INSERT with `;`: a file ending right after a row was most likely cut
+                // there, and loading it would silently drop the rows that followed.
+                None => return fail(q, "unexpected end of file after a row: expected `,` or `;` (truncated dump?)"),
                 Some(_) => return fail(q, "expected `,` or `;` after a row"),
             }
         }
@@ -658,17 +673,19 @@ fn bits_text(digits: &[u8]) -> Option<String> {
 /// Read the quoted string at `p` into `out` (unescaped bytes); returns the offset after the closing quote.
 #[inline]
 fn read_string(b: &[u8], p: usize, out: &mut Vec<u8>) -> Scan<usize> {
-    let q = b[p];
+    let Some(&q) = b.get(p) else { return fail(p, "unexpected end of file") };
     out.clear();
     let mut i = p + 1;
     loop {
-        let Some(o) = memchr::memchr2(q, b'\\', &b[i..]) else {
-            return fail(p, "unterminated quoted string (truncated dump?)");
+        let Some(o) = b.get(i..).and_then(|rest| memchr::memchr2(q, b'\\', rest)) else {
+            return fail(p, "unterminated quoted string (it opens here; truncated dump?)");
         };
         out.extend_from_slice(&b[i..i + o]);
         i += o;
         if b[i] == b'\\' {
-            let Some(&e) = b.get(i + 1) else { return fail(p, "unterminated quoted string") };
+            let Some(&e) = b.get(i + 1) else {
+                return fail(p, "unterminated quoted string (it opens here; truncated dump?)");
+            };
             out.push(match e {
                 b'n' => b'\n',
                 b'r' => b'\r',
@@ -821,5 +838,42 @@ UNLOCK TABLES;
         let t = r.read(&SourceInput { file: "t.sql", bytes: ddl.as_bytes(), declared: &DeclaredTypes::new() }).unwrap();
         assert_eq!(t.num_rows(), 0);
         assert_eq!(t.schema.fields().len(), 2);
+    }
+
+    /// Outside test finding 1: cut-off dumps panicked in `skip_trivia`/`skip_quoted`. Every prefix now reads or
+    /// fails with a position.
+    #[test]
+    fn truncation_at_every_offset_is_an_error_with_a_position() {
+        for text in [DUMP, MYSQLDUMP] {
+            let r = MysqlDumpFormat.reader(serde_norway::from_str("table: T").unwrap_or_default()).unwrap();
+            for n in 0..=text.len() {
+                let Some(prefix) = text.get(..n) else { continue };
+                if let Err(e) = r.read(&SourceInput { file: "t.sql", bytes: prefix.as_bytes(), declared: &DeclaredTypes::new() }) {
+                    let msg = e.to_string();
+                    assert!(msg.starts_with("t.sql: "), "{msg}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn insert_cut_before_its_semicolon_is_a_truncation() {
+        let err = read("CREATE TABLE `Fait_Ventes` (`a` int);\nINSERT INTO `Fait_Ventes` VALUES (1)").unwrap_err().to_string();
+        assert_eq!(err, "t.sql: line 2, column 37: unexpected end of file after a row: expected `,` or `;` (truncated dump?)");
+    }
+
+    #[test]
+    fn backslash_at_end_reports_where_the_quote_opened() {
+        let err = read("CREATE TABLE T (a text);\nINSERT INTO T VALUES ('abc\\").unwrap_err().to_string();
+        assert_eq!(err, "t.sql: line 2, column 23: unterminated quoted string (it opens here; truncated dump?)");
+        let err = read("CREATE TABLE T (a text);\nINSERT INTO T VALUES (1);\nINSERT INTO T VALUES ('x\n\n\n").unwrap_err().to_string();
+        assert!(err.starts_with("t.sql: line 3, column 23: unterminated quoted string"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_bad_value_is_clipped_in_the_message() {
+        let huge = "9".repeat(100) + &"x".repeat(100_000);
+        let err = read(&format!("CREATE TABLE T (a int);\nINSERT INTO T VALUES ({huge});\n")).unwrap_err().to_string();
+        assert!(err.len() < 300 && err.contains("field `a`") && err.contains('…'), "{err}");
     }
 }

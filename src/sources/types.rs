@@ -145,6 +145,12 @@ pub fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
+/// A number that is finite. `NaN`, `inf` and overflowing literals such as `1e400` (which Rust parses as
+/// infinity) are rejected: an amount column holding them only fails later, in a measure's cast, far from the file.
+pub fn parse_finite(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "oui" => Some(true),
@@ -234,7 +240,7 @@ pub fn build_array<'a>(
                 if s.is_empty() {
                     col.null();
                 } else if !col.push(s) {
-                    return Err((i, format!("expected {}, found `{s}`", col.expects())));
+                    return Err((i, format!("expected {}, found `{}`", col.expects(), super::error::clip(s))));
                 }
             }
         }

@@ -13,6 +13,7 @@ use quick_xml::events::Event;
 use serde::Deserialize;
 
 use super::error::{Position, Result, SourceError, line_col_of_offset};
+use super::limits::{MAX_XML_DEPTH, check_cells, check_columns, check_name};
 use super::types::{build_array, infer_type};
 use super::{BATCH_ROWS, RawTable, SourceFormat, SourceInput, SourceReader, parse_options};
 
@@ -66,10 +67,13 @@ impl Columns {
     fn new() -> Self {
         Columns { names: vec![], index: HashMap::new(), builders: vec![], current: vec![], present: vec![], rows: 0 }
     }
-    fn slot(&mut self, name: &str) -> usize {
+    /// The column of `name`, created on first sight within the limits on column count and name length.
+    fn slot(&mut self, name: &str, file: &str, at: impl Fn() -> Position) -> Result<usize> {
         if let Some(&i) = self.index.get(name) {
-            return i;
+            return Ok(i);
         }
+        check_columns(file, self.names.len() + 1, at())?;
+        check_name(file, name, at())?;
         let mut b = StringBuilder::new();
         // A column first seen in a later record was absent from the earlier ones.
         for _ in 0..self.rows {
@@ -80,7 +84,7 @@ impl Columns {
         self.builders.push(b);
         self.current.push(String::new());
         self.present.push(false);
-        self.builders.len() - 1
+        Ok(self.builders.len() - 1)
     }
     /// Mark a column present in the current record and return its (cleared on first use) buffer.
     fn open(&mut self, slot: usize) -> &mut String {
@@ -130,6 +134,13 @@ impl SourceReader for XmlReader {
             match event {
                 Event::Start(ref e) | Event::Empty(ref e) => {
                     let is_empty = matches!(event, Event::Empty(_));
+                    if stack.len() >= MAX_XML_DEPTH {
+                        return Err(SourceError::parse(
+                            file,
+                            at(pos),
+                            format!("elements nested more than {MAX_XML_DEPTH} levels deep (the reader's limit); is the file corrupt?"),
+                        ));
+                    }
                     stack.push(e.name().as_ref());
                     let depth = stack.len();
                     if record_path.is_none() && depth == 2 {
@@ -143,7 +154,7 @@ impl SourceReader for XmlReader {
                             let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| {
                                 SourceError::parse(file, at(pos), format!("malformed attribute: {err}"))
                             })?;
-                            let slot = cols.slot(&key);
+                            let slot = cols.slot(&key, file, || at(pos))?;
                             cols.open(slot).push_str(&v);
                         }
                     } else if !in_record && self.path.is_none() && depth == 2 {
@@ -162,10 +173,11 @@ impl SourceReader for XmlReader {
                             // The common case, a direct child: look the name up without building a key.
                             match cols.index.get(stack.get(depth - 1)) {
                                 Some(&i) => i,
-                                None => cols.slot(&stack.joined_from(rp.len())),
+                                None => cols.slot(&stack.joined_from(rp.len()), file, || at(pos))?,
                             }
                         } else {
-                            cols.slot(&stack.joined_from(rp.len()))
+                            let name = stack.joined_from(rp.len());
+                            cols.slot(&name, file, || at(pos))?
                         };
                         field_slot = Some(slot);
                         cols.open(slot);
@@ -176,6 +188,8 @@ impl SourceReader for XmlReader {
                 }
                 Event::End(_) => {
                     close(&mut stack, &mut in_record, &mut field_slot, &mut cols, record_path.as_deref());
+                    // Checked per record end: absent fields become NULLs, so tiny records can stand for many cells.
+                    check_cells(file, cols.rows, cols.names.len(), bytes.len() as u64, at(pos))?;
                 }
                 Event::Text(t) => {
                     if let Some(slot) = field_slot {
@@ -347,5 +361,29 @@ mod tests {
         assert!(err.starts_with("t.xml: line 2"), "{err}");
         let err = read("", "<R><P><ID>1</ID></P><P><ID>2").unwrap_err().to_string();
         assert!(err.contains("not closed"), "{err}");
+    }
+
+    /// Outside test finding 2: 300,000 levels of nesting, one column per level with names growing each level,
+    /// went past 8 GiB.
+    #[test]
+    fn deep_nesting_and_growing_names_are_refused() {
+        let deep = format!("<R><P>{}</P></R>", "<a>".repeat(300_000));
+        let err = read("", &deep).unwrap_err().to_string();
+        assert!(err.starts_with("t.xml: line 1, column ") && err.contains("nested more than 256 levels"), "{err}");
+        let names: String = (0..200).map(|i| format!("<element_with_a_long_name_{i}>")).collect();
+        let err = read("", &format!("<R><P>{names}")).unwrap_err().to_string();
+        assert!(err.contains("is longer than 1024 bytes"), "{err}");
+    }
+
+    #[test]
+    fn too_many_columns_or_null_cells_are_refused() {
+        let fields: String = (0..5_000).map(|i| format!("<f{i}/>")).collect();
+        let err = read("", &format!("<R><P>{fields}</P></R>")).unwrap_err().to_string();
+        assert!(err.contains("more than 4096 columns"), "{err}");
+        // 4,000 columns once, then records of 4 bytes: each would be 4,000 NULL cells.
+        let fields: String = (0..4_000).map(|i| format!("<f{i}/>")).collect();
+        let text = format!("<R><P>{fields}</P>{}</R>", "<P/>".repeat(200_000));
+        let err = read("", &text).unwrap_err().to_string();
+        assert!(err.contains("cells for a file of"), "{err}");
     }
 }
