@@ -273,6 +273,24 @@ pub fn load(model_src: SourceText, measures_src: SourceText) -> Result<Model, Mo
     Ok(model)
 }
 
+/// A measure from DAX text alone, outside any model file (folder `Tests`, format decimal): for tests that add
+/// measures to a loaded model. The text is its own source, named `<slt>`, so a parse error points into it.
+pub fn measure_from_dax(name: &str, dax: &str) -> Result<Measure, ModelError> {
+    let dax = dax.trim().to_string();
+    let source = Arc::new(SourceText { file: "<slt>".into(), text: dax.clone() });
+    let expr = parse(&dax).map_err(|e| ModelError::new(Some(source.location_of(e.at)), format!("measure `{name}`: {}", e.message)))?;
+    Ok(Measure {
+        name: name.to_string(),
+        folder: "Tests".into(),
+        format: Format::Decimal,
+        description: String::new(),
+        dax,
+        expr,
+        source,
+        dax_start: 0,
+    })
+}
+
 /// The project's model, or the bundled one.
 pub fn load_project(project_dir: &Path) -> Result<Model, ModelError> {
     let (m, s) = model_files(project_dir)?;
