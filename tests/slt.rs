@@ -236,6 +236,14 @@ macro_rules! slt_files {
 slt_files! {
     runner => "runner.slt",
     bundled_measures => "bundled_measures.slt",
+    agg => "agg.slt",
+    iterators => "iterators.slt",
+    calculate => "calculate.slt",
+    time => "time.slt",
+    info_logic => "info_logic.slt",
+    scalar => "scalar.slt",
+    rank => "rank.slt",
+    invalid => "invalid.slt",
 }
 
 /// A new .slt file must be listed above, or it would never run.
