@@ -12,6 +12,7 @@ pub mod engine;
 pub mod errors;
 pub mod flight;
 pub mod generate;
+pub mod lowering;
 pub mod model;
 pub mod sources;
 pub mod project;

@@ -98,7 +98,17 @@ fn load_error(dir: &tempfile::TempDir) -> String {
     load_project(dir.path()).expect_err("the model is rejected").to_string()
 }
 
+/// The errors of the model's invalid measures: binding succeeds, the other measures stay usable.
 async fn bind_error(dir: &tempfile::TempDir) -> String {
+    let model = load_project(dir.path()).expect("loads");
+    let e = Engine::with_context(fixture_context().await, model);
+    let bm = e.bound_model().await.expect("one invalid measure does not stop the model");
+    assert!(!bm.invalid.is_empty(), "a measure is reported invalid");
+    bm.invalid.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// An error of binding the model to the data (columns, keys): the whole model is refused.
+async fn data_bind_error(dir: &tempfile::TempDir) -> String {
     let model = load_project(dir.path()).expect("loads");
     let e = Engine::with_context(fixture_context().await, model);
     e.bound_model().await.expect_err("binding fails").to_string()
@@ -113,6 +123,15 @@ async fn unknown_names_in_dax_point_at_the_text_and_suggest() {
     assert!(err.contains("DIVIDE([CA_Totl]") && err.contains('^'), "shows the line and a caret: {err}");
     let line = BUNDLED_MEASURES.lines().position(|l| l.contains("DIVIDE([CA_Total], [Nb_Transactions], 0)")).expect("line") + 1;
     assert!(err.contains(&format!("measures.yaml:{line}:")), "line {line}: {err}");
+    // One bad measure stays one bad measure: the others answer, a query of the bad one names its error.
+    let model = load_project(dir.path()).expect("loads");
+    let e = Engine::with_context(fixture_context().await, model);
+    assert_rows(&semantic(&e, "SELECT MEASURE(CA_Total), MEASURE(Nb_Transactions) FROM omnimarket").await, &[&["1656", "11"]]);
+    let err = query_error(&e, "SELECT MEASURE(Panier_Moyen) FROM omnimarket").await;
+    assert!(err.contains("measure `Panier_Moyen` is invalid") && err.contains("unknown measure `[CA_Totl]`"), "{err}");
+    // A measure built on the bad one is invalid too, and says why.
+    let err = query_error(&e, "SELECT MEASURE(CA_Potentiel_Perdu) FROM omnimarket").await;
+    assert!(err.contains("measure `CA_Potentiel_Perdu` is invalid") && err.contains("measure `Panier_Moyen`: unknown measure `[CA_Totl]`"), "{err}");
 
     let dir = variant("", "", "SUM(Fait_Ventes[Montant_HT])", "SUM(Fait_Vente[Montant_HT])");
     assert!(bind_error(&dir).await.contains("unknown table `Fait_Vente`; did you mean `Fait_Ventes`?"));
@@ -151,7 +170,7 @@ async fn relationship_errors_two_paths_missing_keys_duplicate_keys() {
     assert!(err.contains("model.yaml:"), "{err}");
 
     let dir = variant("many: \"Fait_Ventes[ID_Canal]\"", "many: \"Fait_Ventes[ID_Canall]\"", "", "");
-    let err = bind_error(&dir).await;
+    let err = data_bind_error(&dir).await;
     assert!(err.contains("relationship: `Fait_Ventes` has no column `ID_Canall`; did you mean `ID_Canal`?"), "{err}");
 
     // Duplicate keys on the one side, found in the data.
@@ -176,9 +195,11 @@ fn duplicate_names_and_unknown_keys_are_rejected_at_load() {
     assert!(err.contains("unknown field `primary_kay`") && err.contains("model.yaml:"), "{err}");
     let dir = variant("many: \"Fait_Ventes[ID_Client]\"", "many: \"Fait_Vente[ID_Client]\"", "", "");
     assert!(load_error(&dir).contains("unknown table `Fait_Vente`; did you mean `Fait_Ventes`?"));
+    // A measure that does not parse is reported with its position; the model still loads.
     let dir = variant("", "", "dax: \"SUM(Fait_Ventes[Montant_HT])\"", "dax: \"SUM(Fait_Ventes[Montant_HT]\"");
-    let err = load_error(&dir);
-    assert!(err.contains("measure `CA_HT`: expected `)`"), "{err}");
+    let model = load_project(dir.path()).expect("the other measures load");
+    let bad = model.measure("CA_HT").expect("listed").expr.as_ref().expect_err("does not parse").to_string();
+    assert!(bad.contains("measure `CA_HT`: expected `)`") && bad.contains("measures.yaml:"), "{bad}");
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ pub enum Expr {
     Call { name: String, args: Vec<Option<Expr>>, at: usize },
     /// `VAR a = ... VAR b = ... RETURN body`
     Let { vars: Vec<(String, Expr, usize)>, body: Box<Expr> },
+    /// A table constructor `{ "Web", "Mobile" }` (one column; rows of several values are refused by the binder).
+    Table { rows: Vec<Vec<Expr>>, at: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +37,16 @@ pub enum BinaryOp {
     Compare(CmpOp),
     And,
     Or,
+    /// `value IN { ... }` or `value IN table`
+    In,
 }
 
 /// A comparison; the IR keeps it as written (`ir::Node::Compare`, CALCULATE filters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
     Eq,
+    /// `==`: equal, BLANK equal only to BLANK (no conversion of BLANK to 0 or "").
+    StrictEq,
     NotEq,
     Lt,
     LtEq,
@@ -51,7 +57,7 @@ pub enum CmpOp {
 impl CmpOp {
     pub fn sql(self) -> &'static str {
         match self {
-            CmpOp::Eq => "=",
+            CmpOp::Eq | CmpOp::StrictEq => "=",
             CmpOp::NotEq => "<>",
             CmpOp::Lt => "<",
             CmpOp::LtEq => "<=",
@@ -71,7 +77,8 @@ impl Expr {
             | Expr::Name { at, .. }
             | Expr::Unary { at, .. }
             | Expr::Binary { at, .. }
-            | Expr::Call { at, .. } => *at,
+            | Expr::Call { at, .. }
+            | Expr::Table { at, .. } => *at,
             Expr::Let { vars, body } => vars.first().map(|v| v.2).unwrap_or_else(|| body.at()),
         }
     }

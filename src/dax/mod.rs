@@ -1,8 +1,6 @@
-//! DAX, the measures' language: [`parser`] turns text into an [`ast`], [`lower`] binds it against the model
-//! into the [`ir`] the query planner compiles to SQL. A new DAX function goes into `lower.rs` (`Binder::call`)
-//! and, if it needs new SQL, into `crate::query::plan`.
+//! DAX syntax: [`parser`] turns a measure's text into an [`ast`]. It knows nothing of the model, so the model
+//! loader can check measure files with it; binding names to the model and lowering to the planner's IR is
+//! [`crate::lowering`]'s job, after the model is bound.
 
 pub mod ast;
-pub mod ir;
-pub mod lower;
 pub mod parser;

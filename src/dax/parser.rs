@@ -1,7 +1,16 @@
-//! A hand-written lexer and precedence-climbing parser for the DAX subset the model's measures use.
-//! Precedence follows DAX: `||` < `&&` < comparisons < `&` < `+ -` < `* /` < unary `-`/NOT.
+//! A hand-written lexer and precedence-climbing parser for DAX expressions.
+//! Precedence follows DAX: `||` < `&&` < comparisons and IN < `&` < `+ -` < `* /` < unary `-`/NOT.
+//!
+//! Measures come from files anyone may edit, so the parser bounds what it accepts: text up to
+//! [`MAX_TEXT`] bytes and syntax trees up to [`MAX_DEPTH`] levels (brackets, calls and operator chains alike), so
+//! neither the parser nor the recursive binder and planner after it can run out of stack.
 
 use super::ast::{BinaryOp, CmpOp, Expr, UnaryOp};
+
+/// The longest measure text accepted, in bytes.
+pub const MAX_TEXT: usize = 64 * 1024;
+/// The deepest syntax tree accepted: far beyond hand-written measures (the bundled ones reach 9).
+pub const MAX_DEPTH: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
@@ -113,7 +122,7 @@ impl<'a> Lexer<'a> {
             self.pos += len;
             return Ok(Tok::Ident(rest[..len].to_string()));
         }
-        for sym in ["&&", "||", "<=", ">=", "<>", "==", "(", ")", ",", "+", "-", "*", "/", "&", "=", "<", ">"] {
+        for sym in ["&&", "||", "<=", ">=", "<>", "==", "(", ")", "{", "}", ",", "+", "-", "*", "/", "&", "=", "<", ">"] {
             if rest.starts_with(sym) {
                 self.pos += sym.len();
                 return Ok(Tok::Sym(sym));
@@ -125,8 +134,11 @@ impl<'a> Lexer<'a> {
 
 /// Parses one DAX expression (a measure's definition).
 pub fn parse(src: &str) -> Result<Expr, ParseError> {
+    if src.len() > MAX_TEXT {
+        return Err(ParseError { at: MAX_TEXT, message: format!("the expression is longer than {} KiB", MAX_TEXT / 1024) });
+    }
     let tokens = Lexer::tokens(src)?;
-    let mut p = Parser { tokens, i: 0 };
+    let mut p = Parser { tokens, i: 0, depth: 0 };
     let expr = p.expr()?;
     match p.peek() {
         Tok::End => Ok(expr),
@@ -137,6 +149,32 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
 struct Parser {
     tokens: Vec<(Tok, usize)>,
     i: usize,
+    /// Nesting of the tree being built, counted as the parser descends and along operator chains.
+    depth: usize,
+}
+
+/// How deep a parsed tree is (iterative: the tree may be deep).
+fn depth_of(e: &Expr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(e, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        match e {
+            Expr::Unary { expr, .. } => stack.push((expr, d + 1)),
+            Expr::Binary { left, right, .. } => {
+                stack.push((left, d + 1));
+                stack.push((right, d + 1));
+            }
+            Expr::Call { args, .. } => stack.extend(args.iter().flatten().map(|a| (a, d + 1))),
+            Expr::Let { vars, body } => {
+                stack.extend(vars.iter().map(|v| (&v.1, d + 1)));
+                stack.push((body, d + 1));
+            }
+            Expr::Table { rows, .. } => stack.extend(rows.iter().flatten().map(|a| (a, d + 1))),
+            _ => {}
+        }
+    }
+    max
 }
 
 fn describe(t: &Tok) -> String {
@@ -184,10 +222,20 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr, ParseError> {
-        if self.keyword("VAR") {
-            return self.let_block();
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!("the expression is nested more than {MAX_DEPTH} levels deep")));
         }
-        self.binary(0)
+        let e = if self.keyword("VAR") { self.let_block() } else { self.binary(0) };
+        self.depth -= 1;
+        let e = e?;
+        if self.depth == 0 && depth_of(&e) > MAX_DEPTH {
+            return Err(ParseError {
+                at: e.at(),
+                message: format!("the expression is nested more than {MAX_DEPTH} levels deep (a chain of operators counts one level per operator)"),
+            });
+        }
+        Ok(e)
     }
 
     fn let_block(&mut self) -> Result<Expr, ParseError> {
@@ -212,11 +260,15 @@ impl Parser {
     }
 
     fn binary_op(&self) -> Option<(BinaryOp, u8)> {
+        if self.keyword("IN") {
+            return Some((BinaryOp::In, 3));
+        }
         let Tok::Sym(s) = self.peek() else { return None };
         Some(match *s {
             "||" => (BinaryOp::Or, 1),
             "&&" => (BinaryOp::And, 2),
-            "=" | "==" => (BinaryOp::Compare(CmpOp::Eq), 3),
+            "=" => (BinaryOp::Compare(CmpOp::Eq), 3),
+            "==" => (BinaryOp::Compare(CmpOp::StrictEq), 3),
             "<>" => (BinaryOp::Compare(CmpOp::NotEq), 3),
             "<" => (BinaryOp::Compare(CmpOp::Lt), 3),
             "<=" => (BinaryOp::Compare(CmpOp::LtEq), 3),
@@ -233,9 +285,14 @@ impl Parser {
 
     fn binary(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
         let mut left = self.unary()?;
+        let mut chain = 0;
         while let Some((op, prec)) = self.binary_op() {
             if prec <= min_prec {
                 break;
+            }
+            chain += 1;
+            if self.depth + chain > MAX_DEPTH {
+                return Err(self.error(format!("the expression is nested more than {MAX_DEPTH} levels deep (a chain of operators counts one level per operator)")));
             }
             let at = self.at();
             self.bump();
@@ -246,6 +303,16 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!("the expression is nested more than {MAX_DEPTH} levels deep")));
+        }
+        let e = self.unary_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, ParseError> {
         let at = self.at();
         if self.eat("-") {
             let expr = self.unary()?;
@@ -256,7 +323,8 @@ impl Parser {
         }
         if self.keyword("NOT") && !matches!(self.tokens.get(self.i + 1), Some((Tok::Sym("("), _))) {
             self.bump();
-            let expr = self.unary()?;
+            // DAX's NOT binds looser than comparisons: NOT [A] > 1 is NOT ([A] > 1).
+            let expr = self.binary(2)?;
             return Ok(Expr::Unary { op: UnaryOp::Not, expr: Box::new(expr), at });
         }
         self.primary()
@@ -283,6 +351,30 @@ impl Parser {
                 let e = self.expr()?;
                 self.expect(")")?;
                 Ok(e)
+            }
+            Tok::Sym("{") => {
+                let mut rows = Vec::new();
+                if !self.eat("}") {
+                    loop {
+                        let row = if self.eat("(") {
+                            let mut values = vec![self.expr()?];
+                            while self.eat(",") {
+                                values.push(self.expr()?);
+                            }
+                            self.expect(")")?;
+                            values
+                        } else {
+                            vec![self.expr()?]
+                        };
+                        rows.push(row);
+                        if self.eat(",") {
+                            continue;
+                        }
+                        self.expect("}")?;
+                        break;
+                    }
+                }
+                Ok(Expr::Table { rows, at })
             }
             other => Err(ParseError { at, message: format!("expected an expression, found {}", describe(&other)) }),
         }
@@ -352,5 +444,28 @@ mod tests {
         let err = parse("\"open").unwrap_err();
         assert!(err.message.contains("unterminated string"));
         assert_eq!(parse("\"a \"\"b\"\"\"").unwrap(), Expr::Text("a \"b\"".into()));
+    }
+
+    #[test]
+    fn in_and_table_constructors() {
+        let e = parse("Dim_Canal[Nom_Canal] IN { \"Web\", \"Mobile\" } && NOT [A] > 1").unwrap();
+        let Expr::Binary { op: BinaryOp::And, left, .. } = e else { panic!("&& binds loosest") };
+        let Expr::Binary { op: BinaryOp::In, right, .. } = *left else { panic!("IN") };
+        assert!(matches!(*right, Expr::Table { ref rows, .. } if rows.len() == 2));
+    }
+
+    #[test]
+    fn deep_or_long_input_is_an_error_not_a_crash() {
+        // 30,000 brackets (100,000 are refused by the size limit first): once a stack overflow.
+        let deep = format!("{}1{}", "(".repeat(30_000), ")".repeat(30_000));
+        let e = parse(&deep).unwrap_err().message;
+        assert!(e.contains("nested more than"), "{e}");
+        let deep = format!("{}1{}", "ABS(".repeat(5_000), ")".repeat(5_000));
+        assert!(parse(&deep).unwrap_err().message.contains("nested more than"));
+        let chain = vec!["[A]"; 2_000].join(" + ");
+        assert!(parse(&chain).unwrap_err().message.contains("nested more than"));
+        assert!(parse(&vec!["[A]"; 90].join(" + ")).is_ok());
+        let long = format!("\"{}\"", "x".repeat(MAX_TEXT));
+        assert!(parse(&long).unwrap_err().message.contains("longer than"));
     }
 }

@@ -25,7 +25,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use tokio::sync::OnceCell;
 
-use crate::model::bind::{BoundModel, bind};
+use crate::lowering::{BoundModel, bind_model as bind};
 use crate::model::load::load_project;
 use crate::model::{Model, ModelError};
 use crate::project::{Project, ProjectError};
@@ -106,6 +106,7 @@ impl Engine {
             .with_physical_optimizer_rule(Arc::new(cooperative::YieldInsideJoins))
             .build();
         self.ctx = SessionContext::new_with_state(state);
+        crate::query::udf::register(&self.ctx);
         if let Some(catalog) = self.ctx.catalog(crate::project::CATALOG) {
             let schema = SemanticSchema::new(&self.ctx, self.model.clone(), self.bound.clone());
             let _ = catalog.register_schema(SEMANTIC_SCHEMA, Arc::new(schema));

@@ -1,28 +1,13 @@
 //! Binding the model to the data: each table's columns and types read from its source, keys and attributes
-//! checked against them, one-side keys checked unique in the data, BLANK members found, and every measure
-//! bound (names, types, cycles). Errors name the model file's line.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! checked against them, one-side keys checked unique in the data, BLANK members found. Errors name the model
+//! file's line.
 
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
 
-use super::graph::{Upstream, upstream};
 use super::{Grain, Model, ModelError};
-use crate::dax::ir::Node;
-use crate::dax::lower::bind_measures;
 use crate::suggest::hint as did_you_mean;
-
-/// A model checked against the data, ready to compile queries.
-#[derive(Debug)]
-pub struct BoundModel {
-    pub model: Model,
-    pub measures: HashMap<String, Node>,
-    /// For each table, the tables that filter it and through which relationships.
-    pub upstream: Vec<Upstream>,
-}
 
 /// A quoted SQL reference to a model table's source (`staging.stg_ventes` → `"staging"."stg_ventes"`).
 pub fn source_sql(source: &str) -> String {
@@ -48,7 +33,9 @@ async fn scalar_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>
     Ok(rows)
 }
 
-pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Arc<BoundModel>, ModelError> {
+/// The model with its tables' columns and types read from the data, keys checked unique and BLANK members
+/// found. Measures are bound after this, by [`crate::lowering::BoundModel::new`].
+pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Model, ModelError> {
     for t in model.tables.iter_mut() {
         let provider = ctx
             .table_provider(source_sql(&t.source).as_str())
@@ -131,7 +118,5 @@ pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Arc<BoundMod
     for (t, b) in model.tables.iter_mut().zip(blank) {
         t.has_blank_row = b;
     }
-    let measures = bind_measures(&model)?;
-    let upstream = (0..model.tables.len()).map(|t| upstream(&model, t)).collect();
-    Ok(Arc::new(BoundModel { model, measures, upstream }))
+    Ok(model)
 }

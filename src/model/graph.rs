@@ -30,6 +30,11 @@ fn describe(model: &Model, fact: TableId, path: &[usize]) -> String {
 
 /// Breadth-first from `fact` towards the one sides, keeping every shortest path so ambiguity can be reported.
 fn walk(model: &Model, fact: TableId) -> Result<Upstream, (TableId, Vec<usize>, Vec<usize>)> {
+    walk_with(model, fact, &|_, r| r.active)
+}
+
+/// As [`walk`], with `active` deciding which relationships filter (USERELATIONSHIP, CROSSFILTER(..., NONE)).
+fn walk_with(model: &Model, fact: TableId, active: &dyn Fn(usize, &super::Relationship) -> bool) -> Result<Upstream, (TableId, Vec<usize>, Vec<usize>)> {
     let n = model.tables.len();
     let mut paths: Vec<Option<Vec<usize>>> = vec![None; n];
     paths[fact] = Some(vec![]);
@@ -37,7 +42,7 @@ fn walk(model: &Model, fact: TableId) -> Result<Upstream, (TableId, Vec<usize>, 
     while let Some(t) = queue.pop_front() {
         let here = paths[t].clone().unwrap_or_default();
         for (i, r) in model.relationships.iter().enumerate() {
-            if r.many != t || !r.active || r.grain != Grain::Row {
+            if r.many != t || !active(i, r) || r.grain != Grain::Row {
                 continue;
             }
             let mut path = here.clone();
@@ -59,6 +64,29 @@ fn walk(model: &Model, fact: TableId) -> Result<Upstream, (TableId, Vec<usize>, 
 
 pub fn upstream(model: &Model, fact: TableId) -> Upstream {
     walk(model, fact).unwrap_or_else(|_| Upstream { paths: vec![None; model.tables.len()] })
+}
+
+/// The upstream of `fact` with relationships switched on (`use_`: USERELATIONSHIP, which also switches off the
+/// other relationships between the same two tables) or off (`off`: CROSSFILTER NONE). Two paths of the same
+/// length resolve to the first found.
+pub fn upstream_with(model: &Model, fact: TableId, use_: &[usize], off: &[usize]) -> Upstream {
+    let active = |i: usize, r: &super::Relationship| {
+        if off.contains(&i) {
+            return false;
+        }
+        if use_.contains(&i) {
+            return true;
+        }
+        let replaced = use_.iter().any(|&u| {
+            let o = &model.relationships[u];
+            o.one == r.one && o.many == r.many
+        });
+        r.active && !replaced
+    };
+    walk_with(model, fact, &active).unwrap_or_else(|(_, _, _)| {
+        // Ambiguity only arises from the override itself; fall back to the model's own paths.
+        upstream(model, fact)
+    })
 }
 
 /// Rejects two active paths of the same length between two tables, naming both.

@@ -7,8 +7,6 @@ pub mod bind;
 pub mod error;
 pub mod graph;
 pub mod load;
-#[cfg(test)]
-pub mod test_model;
 
 use std::sync::Arc;
 
@@ -95,7 +93,8 @@ pub struct Measure {
     pub format: Format,
     pub description: String,
     pub dax: String,
-    pub expr: crate::dax::ast::Expr,
+    /// The parsed DAX, or why it does not parse: one bad measure does not stop the others.
+    pub expr: Result<crate::dax::ast::Expr, ModelError>,
     /// Where the DAX text starts in its file, to place errors inside it.
     pub source: Arc<SourceText>,
     pub dax_start: usize,

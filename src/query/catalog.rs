@@ -17,7 +17,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::prelude::SessionContext;
 use tokio::sync::OnceCell;
 
-use crate::model::bind::{BoundModel, bind};
+use crate::lowering::{BoundModel, bind_model as bind};
 use crate::model::{Format, Model};
 
 type SessionHandle = Box<dyn Fn() -> Option<SessionContext> + Send + Sync>;

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod plan;
 pub mod surface;
+pub mod udf;
 
 /// Compiled SQL laid out on lines (sqlparser's pretty printer), for people to read; unparsable text as is.
 pub fn pretty_sql(sql: &str) -> String {

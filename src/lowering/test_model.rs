@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 
-use super::bind::BoundModel;
-use super::graph::upstream;
-use super::load::load;
-use super::{Model, SourceText};
-use crate::dax::lower::bind_measures;
+use super::BoundModel;
+use crate::model::load::load;
+use crate::model::{Model, SourceText};
 
 const MODEL: &str = r#"
 model: shop
@@ -78,7 +76,7 @@ pub fn model_with(extra_measures: &str) -> Result<Model, super::ModelError> {
 /// The model bound without data: measures lowered, relationship paths found; no BLANK members.
 pub fn bound() -> Arc<BoundModel> {
     let model = model_with("").expect("the test model loads");
-    let measures = bind_measures(&model).expect("the test measures bind");
-    let upstream = (0..model.tables.len()).map(|t| upstream(&model, t)).collect();
-    Arc::new(BoundModel { model, measures, upstream })
+    let bm = BoundModel::new(model);
+    assert!(bm.invalid.is_empty(), "the test measures bind: {:?}", bm.invalid);
+    bm
 }
