@@ -13,6 +13,7 @@ mod serve;
 mod shell;
 mod refresh;
 mod report;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,10 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// The semantic model: tables, relationships, attributes and measures by folder.
     Model(model::ModelArgs),
+    /// Check the model against the data: every invalid measure with its position; exit code 1 if any.
+    Validate(validate::ValidateArgs),
+    /// Print the reference of the supported DAX functions (Markdown; the source of docs/dax.md).
+    DaxReference,
     /// Serve the model over Arrow Flight SQL (BI tools, notebooks, `shell --connect`) until SIGINT/SIGTERM.
     Serve(serve::ServeArgs),
     /// An interactive SQL shell on the embedded engine, or on a server with --connect grpc://host:port.
@@ -85,6 +90,11 @@ pub fn run() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Model(a) => model::run(a),
+        Command::Validate(a) => validate::run(a),
+        Command::DaxReference => {
+            print!("{}", crate::lowering::functions::reference_markdown());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve(a) => serve::run(a),
         Command::Shell(a) => shell::run(a),
         Command::User(a) => serve::run_user(a),

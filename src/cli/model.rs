@@ -1,5 +1,6 @@
 //! `omnimarket model`: what the semantic model offers — tables and their sources, relationships, attributes
-//! (what to group and filter by) and measures by folder, as text or JSON. Reads the model files only.
+//! (what to group and filter by) and measures by folder, as text or JSON. Reads the model files only, so it
+//! lists the measures whose DAX does not parse; `omnimarket validate` checks the rest against the data.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -75,7 +76,15 @@ pub fn text(model: &Model) -> String {
     for (folder, measures) in model.folders() {
         let _ = writeln!(s, "  {folder}");
         for m in measures {
-            let _ = writeln!(s, "    {:<28} {:<9} {}", m.name, m.format.name(), m.description);
+            let flag = if m.expr.is_err() { "INVALID  " } else { "" };
+            let _ = writeln!(s, "    {:<28} {:<9} {flag}{}", m.name, m.format.name(), m.description);
+        }
+    }
+    let invalid: Vec<_> = model.measures.iter().filter_map(|m| m.expr.as_ref().err()).collect();
+    if !invalid.is_empty() {
+        let _ = writeln!(s, "\nInvalid measures (the others work; a query using one of these fails)");
+        for e in invalid {
+            let _ = writeln!(s, "{e}\n");
         }
     }
     s.trim_end().to_string()
@@ -101,6 +110,7 @@ pub fn json(model: &Model) -> serde_json::Value {
             "folder": f,
             "measures": ms.iter().map(|m| serde_json::json!({
                 "name": m.name, "format": m.format.name(), "description": m.description, "dax": m.dax,
+                "error": m.expr.as_ref().err().map(|e| e.to_string()),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })

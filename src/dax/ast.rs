@@ -33,6 +33,7 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
+    Pow,
     Concat,
     Compare(CmpOp),
     And,

@@ -1,5 +1,5 @@
 //! A hand-written lexer and precedence-climbing parser for DAX expressions.
-//! Precedence follows DAX: `||` < `&&` < comparisons and IN < `&` < `+ -` < `* /` < unary `-`/NOT.
+//! Precedence follows DAX: `||` < `&&` < NOT < comparisons and IN < `&` < `+ -` < `* /` < `^` < unary `-`.
 //!
 //! Measures come from files anyone may edit, so the parser bounds what it accepts: text up to
 //! [`MAX_TEXT`] bytes and syntax trees up to [`MAX_DEPTH`] levels (brackets, calls and operator chains alike), so
@@ -122,7 +122,7 @@ impl<'a> Lexer<'a> {
             self.pos += len;
             return Ok(Tok::Ident(rest[..len].to_string()));
         }
-        for sym in ["&&", "||", "<=", ">=", "<>", "==", "(", ")", "{", "}", ",", "+", "-", "*", "/", "&", "=", "<", ">"] {
+        for sym in ["&&", "||", "<=", ">=", "<>", "==", "(", ")", "{", "}", ",", "+", "-", "*", "/", "^", "&", "=", "<", ">"] {
             if rest.starts_with(sym) {
                 self.pos += sym.len();
                 return Ok(Tok::Sym(sym));
@@ -279,6 +279,7 @@ impl Parser {
             "-" => (BinaryOp::Sub, 5),
             "*" => (BinaryOp::Mul, 6),
             "/" => (BinaryOp::Div, 6),
+            "^" => (BinaryOp::Pow, 7),
             _ => return None,
         })
     }

@@ -162,7 +162,15 @@ impl<'a> Binder<'a> {
                 let node = self.lower(target_expr, &inner_env, &mut inner);
                 self.measure = outer;
                 self.stack.pop();
-                node?
+                // An error inside the referenced measure is reported here as well, so each measure that uses
+                // it says which reference is broken.
+                node.map_err(|e| {
+                    if e.message.starts_with(&format!("measure `{name}`")) {
+                        self.err(*at, format!("uses `[{name}]`, which is invalid: {}", e.message))
+                    } else {
+                        e
+                    }
+                })?
             }
             Expr::Name { name, at } => {
                 if let Some((_, node, d)) = scope.vars.iter().rev().find(|(n, _, _)| n == name) {
@@ -217,6 +225,7 @@ impl<'a> Binder<'a> {
                     BinaryOp::Sub => Node::Arith(Arith::Sub, l, r),
                     BinaryOp::Mul => Node::Arith(Arith::Mul, l, r),
                     BinaryOp::Div => Node::Arith(Arith::Div, l, r),
+                    BinaryOp::Pow => Node::Arith(Arith::Pow, l, r),
                     BinaryOp::Concat => Node::Concat(l, r),
                     BinaryOp::And => Node::And(l, r),
                     BinaryOp::Or => Node::Or(l, r),

@@ -308,14 +308,49 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     ("GENERATE", "not yet supported"),
 ];
 
+const HEADER: &str = "# DAX in OmniMarket 360
+
+Generated from `src/lowering/functions.rs` by `omnimarket dax-reference` (a test fails when this page is stale).
+Every function below works in measures (`semantic/measures.yaml`) in any nesting DAX allows. Tests: one
+sqllogictest file per family in `tests/slt/`, each value computed independently.
+
+## How measures are evaluated
+
+- **Filter context.** A query's group-by values and WHERE filters are the context of each row. CALCULATE's filter
+  arguments change it: a condition on columns of one table (`Dim_Canal[Nom_Canal] IN { \"Web\", \"Mobile\" }`)
+  replaces the filters on those columns, KEEPFILTERS intersects instead, ALL/REMOVEFILTERS/ALLEXCEPT remove
+  filters, ALLSELECTED keeps the query's filters but drops the row's own. Modifiers (ALL...) apply before filters.
+  Filters flow from the one side of a relationship to the many side (`Dim_Produit` filters `Fait_Ventes`).
+- **Marked date table.** `Dim_Temps[Date_Complete]` is the date column: a filter on it (time intelligence,
+  `FILTER(ALL(Dim_Temps[Date_Complete]), ...)`) replaces every filter on `Dim_Temps`, as in Power BI.
+- **Row context.** Iterators (SUMX, FILTER, RANKX, ...) evaluate an expression per row of a table: a fact with
+  RELATED columns compiles to one GROUP BY; VALUES(T[c]), ALL(...) or a dimension table with a measure inside
+  are evaluated per item with context transition (a measure reference or CALCULATE turns the row into a filter;
+  a bare SUM inside an iterator sees the outer context, as in DAX).
+- **Context-dependent filters.** A measure inside FILTER used as a CALCULATE filter, or TOPN as a filter, is
+  evaluated per row of the query: `CALCULATE([CA_Total], FILTER(VALUES(Dim_Client[ID_Client]), [CA_Total] > 300))`.
+- **BLANK.** BLANK + 1 = 1, BLANK * 1 = BLANK, BLANK = 0 is TRUE but BLANK == 0 is FALSE, DIVIDE by 0 or BLANK
+  gives the alternate (BLANK), counts over no rows are BLANK, a row whose measures are all BLANK is not shown.
+  The BLANK member of a dimension (rows of a fact whose key it lacks) is counted by VALUES/ALL, not by DISTINCT.
+- **One bad measure stays one bad measure.** A measure that does not parse or bind is reported with its file,
+  line and column (`omnimarket validate` exits 1); every other measure keeps working.
+- **Limits.** A measure is at most 64 KiB and 100 levels deep; its compiled SQL grows linearly with it.
+
+## Adding a function
+
+One entry in `FUNCTIONS` (name, arity, family, summary, example, lowering). A scalar function whose SQL is a
+template (`Lowering::Sql`) needs nothing else. One that reads tables, changes the context or iterates is
+`Lowering::Special` with a case in `src/lowering/binder.rs` (`Binder::call`), `tables.rs` (table expressions,
+CALCULATE filters) or `time.rs`, and where it needs new SQL a case in `src/query/plan/`. Then regenerate this
+page and add a `.slt` test with independently computed values.
+
+Operators: `+ - * / & = == <> < <= > >= && || NOT IN`, table constructors `{ \"a\", \"b\" }`, `VAR ... RETURN`.
+";
+
 /// The reference page `docs/dax.md`, generated from the registry.
 pub fn reference_markdown() -> String {
     use std::fmt::Write;
-    let mut out = String::from(
-        "# DAX functions\n\nGenerated from `src/lowering/functions.rs` by `omnimarket dax-reference` (a test fails when this page is stale).\n\
-         Every function below works in measures (`semantic/measures.yaml`) in any nesting DAX allows, with DAX's BLANK rules.\n\
-         Operators: `+ - * / ^ & = == <> < <= > >= && || NOT IN`, table constructors `{ \"a\", \"b\" }`, `VAR ... RETURN`.\n",
-    );
+    let mut out = String::from(HEADER);
     for family in Family::ALL {
         let fs: Vec<&Function> = FUNCTIONS.iter().filter(|f| f.family == family).collect();
         if fs.is_empty() {

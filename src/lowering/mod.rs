@@ -32,7 +32,17 @@ pub struct BoundModel {
 
 impl BoundModel {
     pub fn new(model: Model) -> Arc<BoundModel> {
-        let (measures, invalid) = bind_measures(&model);
+        // Binding recurses along the measure's syntax tree (up to the parser's depth limit, plus inlined
+        // measures); it runs on a thread with a stack as large as the query runtime's, whatever thread asks.
+        let (measures, invalid) = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("bind-measures".into())
+                .stack_size(crate::engine::runtime::QUERY_STACK_BYTES)
+                .spawn_scoped(s, || bind_measures(&model))
+                .ok()
+                .and_then(|h| h.join().ok())
+        })
+        .unwrap_or_else(|| bind_measures(&model));
         let upstream = (0..model.tables.len()).map(|t| upstream(&model, t)).collect();
         Arc::new(BoundModel { model, measures, invalid, upstream })
     }
