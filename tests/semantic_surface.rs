@@ -276,3 +276,44 @@ async fn parameters_pass_through_compilation_typed_by_their_attribute() {
     let other_year = semantic_fixture::rows_of(df.with_param_values(bind(2023, "Web", "Magasin")).expect("binds")).await;
     assert_ne!(other_year, literal, "the bound year changes the result");
 }
+
+/// USERELATIONSHIP and CROSSFILTER: returns by the date of their sale instead of their return date. The model
+/// gains an inactive relationship on a sale-date column added to the returns; the fixture's returns are
+/// (sale 1 of 2023-01-10, returned 2023), (sale 6 of 2023-12-28, returned 2024-01-03), (sale 7 of 2024-01-10,
+/// returned 2024): by return year 2023: 1, 2024: 2; by sale year 2023: 2, 2024: 1.
+#[tokio::test]
+async fn inactive_relationships_and_crossfilter_change_the_path() {
+    let dir = variant(
+        "  - { one: \"Dim_Motif_Retour[ID_Motif]\", many: \"Fait_Retours[ID_Motif]\" }\n",
+        "  - { one: \"Dim_Motif_Retour[ID_Motif]\", many: \"Fait_Retours[ID_Motif]\" }\n  - { one: \"Dim_Temps[ID_Date]\", many: \"Fait_Retours[ID_Date_Vente]\", active: false }\n",
+        "",
+        "",
+    );
+    let mut model = load_project(dir.path()).expect("loads");
+    let define = |name: &str, dax: &str| omnimarket::model::load::measure_from_dax(name, dax).expect("parses");
+    model.measures.push(define("Retours_Date_Vente", "CALCULATE([Nb_Retours], USERELATIONSHIP(Dim_Temps[ID_Date], Fait_Retours[ID_Date_Vente]))"));
+    model.measures.push(define("Retours_Par_La_Vente", "CALCULATE([Nb_Retours], CROSSFILTER(Fait_Retours[ID_Date_Retour], Dim_Temps[ID_Date], NONE))"));
+    model.measures.push(define("Bidirectionnel", "CALCULATE([Nb_Retours], CROSSFILTER(Fait_Retours[ID_Date_Retour], Dim_Temps[ID_Date], BOTH))"));
+    let ctx = fixture_context().await;
+    for sql in [
+        "CREATE TABLE staging.retours_vente AS SELECT r.*, v.\"ID_Date\" AS \"ID_Date_Vente\" FROM staging.stg_retours r JOIN staging.stg_ventes v ON v.\"ID_Vente\" = r.\"ID_Vente\"",
+        "DROP TABLE staging.stg_retours",
+        "CREATE TABLE staging.stg_retours AS SELECT * FROM staging.retours_vente",
+    ] {
+        ctx.sql(sql).await.expect("sql").collect().await.expect("runs");
+    }
+    let e = Engine::with_context(ctx, model);
+    let got = semantic(&e, "SELECT Annee, MEASURE(Nb_Retours), MEASURE(Retours_Date_Vente), MEASURE(Retours_Par_La_Vente) FROM omnimarket GROUP BY Annee").await;
+    assert_rows(&got, &[&["2023", "1", "2", "2"], &["2024", "2", "1", "1"]]);
+    // Independently: returns counted by the year of their sale.
+    let plain = semantic_fixture::plain(
+        &e,
+        "SELECT CAST(date_part('year', t.\"Date_Complete\") AS BIGINT), COUNT(*) FROM omnimarket.staging.stg_retours r \
+         JOIN omnimarket.staging.stg_temps t ON t.\"ID_Date\" = r.\"ID_Date_Vente\" GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    assert_rows(&plain, &[&["2023", "2"], &["2024", "1"]]);
+    let bm = e.bound_model().await.expect("binds");
+    let err = bm.invalid("Bidirectionnel").expect("BOTH is refused").to_string();
+    assert!(err.contains("CROSSFILTER(..., BOTH) is not supported"), "{err}");
+}
