@@ -244,6 +244,7 @@ slt_files! {
     scalar => "scalar.slt",
     rank => "rank.slt",
     invalid => "invalid.slt",
+    analyst => "analyst.slt",
 }
 
 /// A new .slt file must be listed above, or it would never run.
