@@ -136,12 +136,12 @@ async fn a_second_start_is_served_from_the_cache_without_parsing() {
     assert_eq!(second.hits(), ["stg_ventes"]);
     assert!(second.raw.parsed().is_empty(), "{:?}", second.raw.parsed());
 
-    // The file-level proof: new amounts of the same width, mtime restored. A parse would see 90+80+70; the
-    // snapshot still says 60, so the file was not read. (This is also the cache's documented blind spot.)
+    // A rewrite with the same size and the mtime set back (`touch -r`) is still a change: the inode's change
+    // time moved, and no user can set that back.
     rewrite_keeping_stamp(&f.data.join("ventes.csv"), "id,client,montant\n1,1,90\n2,2,80\n3,1,70\n");
     let third = f.open();
-    assert_eq!(num(&third.ctx, "SELECT SUM(montant) FROM staging.stg_ventes").await, 60.0);
-    assert!(third.raw.parsed().is_empty());
+    assert_eq!(num(&third.ctx, "SELECT SUM(montant) FROM staging.stg_ventes").await, 240.0);
+    assert_eq!(third.raw.parsed(), ["ventes"]);
     // --no-cache parses: the new amounts.
     let (ctx, _, staging) = Project::new(&f.project, &f.data).with_cache(false).open().expect("open");
     assert_eq!(num(&ctx, "SELECT SUM(montant) FROM staging.stg_ventes").await, 240.0);
@@ -295,6 +295,34 @@ fn no_cache_writes_nothing() {
     let (code, out, err) = f.run("query", &["--no-cache", "--format", "csv", "SELECT COUNT(*) AS n FROM staging.stg_ventes"]);
     assert_eq!((code, out.as_str()), (0, "n\n3\n"), "{err}");
     assert!(!f.project.join(".omnimarket").exists());
+    // The shell and compile honour it too (the shell once read and wrote snapshots regardless).
+    let args = f.args();
+    let mut cmd = common::binary();
+    cmd.arg("shell").args(&args).arg("--no-cache").current_dir(&f.project);
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("shell starts");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"SELECT COUNT(*) AS n FROM staging.stg_ventes;\n").expect("write");
+    }
+    let out = child.wait_with_output().expect("shell ends");
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains('3'), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, _, err) = f.run("compile", &["--no-cache", "SELECT COUNT(*) FROM staging.stg_ventes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!f.project.join(".omnimarket").exists(), "shell --no-cache and compile --no-cache write no snapshot");
+}
+
+#[tokio::test]
+async fn one_data_directory_written_three_ways_is_one_cache() {
+    let f = Fixture::new();
+    let forms = [f.data.clone(), f.data.join("."), f.data.join("../data")];
+    for d in &forms {
+        let (ctx, _, _) = Project::new(&f.project, d).open().expect("open");
+        assert_eq!(num(&ctx, "SELECT SUM(montant) FROM staging.stg_ventes").await, 60.0);
+    }
+    let dirs = fs::read_dir(f.project.join(CACHE_DIR)).expect("cache dir").count();
+    assert_eq!(dirs, 1, "{forms:?} are one directory");
 }
 
 /// The bundled models on the default dataset: every model round-trips through its snapshot with the same

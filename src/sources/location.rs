@@ -109,8 +109,10 @@ impl SourceLocation {
     }
 }
 
-/// What identifies one version of a source file without reading it: its size, modification time and the
-/// store's e-tag (on a local disk, derived from inode, size and mtime). The snapshot cache keys on it.
+/// What identifies one version of a source file without reading it: its size, modification time, the store's
+/// e-tag (on a local disk, derived from inode, size and mtime) and, on a local disk, the inode's change time,
+/// which no user can set back (`touch -r` restores the mtime of a rewritten file, not its ctime). The snapshot
+/// cache keys on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceStamp {
     pub file: String,
@@ -118,6 +120,8 @@ pub struct SourceStamp {
     /// Nanoseconds since the Unix epoch.
     pub modified_ns: i64,
     pub e_tag: Option<String>,
+    /// The inode change time (ctime) in nanoseconds, for local files.
+    pub changed_ns: Option<i64>,
 }
 
 impl SourceLocation {
@@ -130,8 +134,21 @@ impl SourceLocation {
             // Out of i64 range only past the year 2262; the microseconds then still tell versions apart.
             modified_ns: meta.last_modified.timestamp_nanos_opt().unwrap_or_else(|| meta.last_modified.timestamp_micros()),
             e_tag: meta.e_tag,
+            changed_ns: self.local.as_deref().and_then(change_time_ns),
         })
     }
+}
+
+#[cfg(unix)]
+fn change_time_ns(path: &Path) -> Option<i64> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(m.ctime().saturating_mul(1_000_000_000).saturating_add(m.ctime_nsec()))
+}
+
+#[cfg(not(unix))]
+fn change_time_ns(_: &Path) -> Option<i64> {
+    None
 }
 
 /// Resolve `.` and `..` lexically (object_store paths reject them; the file need not exist yet).

@@ -3,15 +3,16 @@
 //! instead of parsing the raw files and running the models again.
 //!
 //! An entry is served only when its key matches the current one: the crate version, the data directory, the
-//! sources file, the size/mtime/e-tag of every raw file the model reads (directly or through the models it
-//! refs) and the text of the model and of every model upstream of it. A stale, truncated or corrupt file (the
+//! sources file (its canonical path: `data`, `./data` and `/abs/data` share one cache), the
+//! size/mtime/e-tag/ctime of every raw file the model reads (directly or through the models it refs) and the
+//! text of the model and of every model upstream of it. A stale, truncated or corrupt file (the
 //! header holds the payload's length and checksum) is reported, ignored and rebuilt, never served. Writes go to
 //! a temp file in the same directory, fsynced, then renamed over the entry: a crash mid-write leaves the old
 //! entry whole, and a reader never sees half a file.
 //!
 //! Not for: raw tables (only models are cached), sharing a cache between machines, or hashing the raw files'
-//! content (a file rewritten in place with the same size within the same mtime tick would not be noticed;
-//! `omnimarket refresh` after touching it, or `--no-cache`, covers that).
+//! content: the inode's change time (ctime) catches a rewrite whose mtime was set back (`touch -r`); only a
+//! store without ctime (S3) relies on size, mtime and e-tag alone.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -138,7 +139,8 @@ impl ModelCache {
     /// digest of its path), so switching `--data` back and forth does not evict the other one's entries; the
     /// full path is in every key too, so two paths with the same digest cannot be confused.
     pub fn new(project_dir: &Path, data_dir: &Path, sources_file_text: &str) -> Self {
-        let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        // `data`, `./data` and `/abs/data` are one directory, so one cache.
+        let data = std::fs::canonicalize(data_dir).or_else(|_| std::path::absolute(data_dir)).unwrap_or_else(|_| data_dir.to_path_buf());
         let data = data.display().to_string();
         let dir = project_dir.join(CACHE_DIR).join(format!("{:016x}", digest(data.as_bytes())));
         let base = vec![
@@ -179,11 +181,12 @@ impl ModelCache {
         for s in Self::sources_of(models, name) {
             match stamps.get(&s) {
                 Some(st) => lines.push(format!(
-                    "source {s} {} size={} mtime={} etag={}",
+                    "source {s} {} size={} mtime={} etag={} ctime={}",
                     st.file.replace(' ', "%20"),
                     st.size,
                     st.modified_ns,
-                    st.e_tag.as_deref().unwrap_or("-")
+                    st.e_tag.as_deref().unwrap_or("-"),
+                    st.changed_ns.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
                 )),
                 // Never matches a stored key: an unstamped source makes the entry unusable, not wrongly fresh.
                 None => lines.push(format!("source {s} unknown")),
@@ -509,7 +512,7 @@ mod tests {
             .iter()
             .map(|n| {
                 let size = if *n == "S1" { s1_size } else { 10 };
-                (n.to_string(), SourceStamp { file: format!("/d/{n}.csv"), size, modified_ns: 1, e_tag: None })
+                (n.to_string(), SourceStamp { file: format!("/d/{n}.csv"), size, modified_ns: 1, e_tag: None, changed_ns: None })
             })
             .collect()
     }

@@ -59,7 +59,7 @@ pub fn run(args: ShellArgs) -> Result<ExitCode, String> {
         Some(url) => Box::new(rt.block_on(connect(url, args.user.as_deref(), args.tls_ca.as_deref()))?),
         None => {
             let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-            let project = Project::new(&args.project.project, data);
+            let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
             Box::new(Local::new(Engine::open(&project).map_err(|e| e.to_string())?))
         }
     };
