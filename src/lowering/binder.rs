@@ -29,8 +29,34 @@ pub(super) struct Env {
     pub transitioned: bool,
 }
 
+#[derive(Default)]
 pub(super) struct Scope {
     vars: Vec<(String, Node, usize)>,
+    /// VARs holding a table (`VAR Top = TOPN(...)`): the expression and where it was defined, bound where it is
+    /// used as a table (a CALCULATE filter, an iterator's table) in its definition's context.
+    pub tables: Vec<(String, Expr, Env)>,
+}
+
+impl Scope {
+    pub fn table(&self, name: &str) -> Option<(Expr, Env)> {
+        self.tables.iter().rev().find(|(n, _, _)| n == name).map(|(_, e, env)| (e.clone(), env.clone()))
+    }
+}
+
+/// Is the expression a table (for a VAR): a table function, a table constructor, or a model table's name?
+fn is_table_expr(model: &Model, e: &Expr) -> bool {
+    match e {
+        Expr::Table { .. } => true,
+        Expr::Name { name, .. } => model.table(name).is_some(),
+        Expr::Call { name, .. } => matches!(
+            name.as_str(),
+            "FILTER" | "ALL" | "ALLNOBLANKROW" | "ALLSELECTED" | "ALLEXCEPT" | "VALUES" | "DISTINCT" | "TOPN" | "CALCULATETABLE" | "RELATEDTABLE"
+                | "KEEPFILTERS" | "DATEADD" | "PARALLELPERIOD" | "SAMEPERIODLASTYEAR" | "PREVIOUSDAY" | "PREVIOUSMONTH" | "PREVIOUSQUARTER"
+                | "PREVIOUSYEAR" | "NEXTDAY" | "NEXTMONTH" | "NEXTQUARTER" | "NEXTYEAR" | "DATESMTD" | "DATESQTD" | "DATESYTD" | "DATESBETWEEN"
+                | "DATESINPERIOD" | "REMOVEFILTERS"
+        ),
+        _ => false,
+    }
 }
 
 /// Lowers measures. `stack` holds the measures being lowered, to report cycles.
@@ -49,7 +75,7 @@ impl<'a> Binder<'a> {
         let expr = m.expr.as_ref().map_err(|e| e.clone())?;
         self.stack.push(m.name.clone());
         let outer = self.measure.replace(m);
-        let mut scope = Scope { vars: Vec::new() };
+        let mut scope = Scope::default();
         let node = self.lower(expr, &Env::default(), &mut scope);
         self.measure = outer;
         self.stack.pop();
@@ -155,7 +181,7 @@ impl<'a> Binder<'a> {
                 };
                 self.stack.push(name.clone());
                 let outer = self.measure.replace(target);
-                let mut inner = Scope { vars: Vec::new() };
+                let mut inner = Scope::default();
                 // A measure reference is an implicit CALCULATE: inside an iterator the row becomes a filter
                 // (context transition), and the measure's own text has no row context.
                 let inner_env = Env { mods: env.mods.clone(), depth: env.depth, row: None, transitioned: true };
@@ -179,6 +205,9 @@ impl<'a> Binder<'a> {
                         node = Node::Outer(Box::new(node));
                     }
                     return Ok(node);
+                }
+                if scope.table(name).is_some() {
+                    return Err(self.err(*at, format!("`{name}` holds a table; use it as a CALCULATE filter, in an iterator (SUMX({name}, ...)) or in COUNTROWS({name})")));
                 }
                 match name.to_ascii_uppercase().as_str() {
                     "TRUE" => Node::Bool(true),
@@ -234,13 +263,18 @@ impl<'a> Binder<'a> {
                 }
             }
             Expr::Let { vars, body } => {
-                let before = scope.vars.len();
+                let (before, tables_before) = (scope.vars.len(), scope.tables.len());
                 for (name, value, _) in vars {
+                    if is_table_expr(self.model, value) {
+                        scope.tables.push((name.clone(), value.clone(), env.clone()));
+                        continue;
+                    }
                     let node = self.lower(value, env, scope)?;
                     scope.vars.push((name.clone(), node, env.depth));
                 }
                 let node = self.lower(body, env, scope);
                 scope.vars.truncate(before);
+                scope.tables.truncate(tables_before);
                 node?
             }
             Expr::Call { name, args, at } => self.call(name, args, *at, env, scope)?,
@@ -669,7 +703,7 @@ impl<'a> Binder<'a> {
             let (inner, extra) = match e {
                 Expr::Call { name, args: cargs, at: cat } if name == "CALCULATETABLE" => {
                     let first = self.arg(name, cargs, 0, *cat)?;
-                    let mut scope = Scope { vars: Vec::new() };
+                    let mut scope = Scope::default();
                     (first, self.filter_args(&cargs[1..], *cat, env, &mut scope)?)
                 }
                 other => (other, Vec::new()),

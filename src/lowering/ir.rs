@@ -94,9 +94,10 @@ pub enum TimeFn {
     Between { start: Option<Box<Node>>, end: Option<Box<Node>> },
     /// FIRSTDATE/LASTDATE (unit `None`), STARTOF/ENDOF MONTH/QUARTER/YEAR: one date.
     Edge { unit: Option<PeriodUnit>, end: bool },
-    /// FILTER(ALL(dates), condition): the dates (of the whole calendar) for which a row-level condition over the
-    /// date column holds; MIN/MAX of the dates in context are available to it (running totals).
-    Where(Box<Node>),
+    /// FILTER(ALL(dates), condition): the dates (of the whole calendar, or of the query's selection with
+    /// ALLSELECTED) for which a row-level condition over the date column holds; MIN/MAX of the dates in context
+    /// are available to it (running totals).
+    Where { pred: Box<Node>, selected: bool },
 }
 
 /// A change to the filter context, applied in order.

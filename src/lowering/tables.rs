@@ -81,6 +81,11 @@ impl<'a> Binder<'a> {
 
     pub(super) fn table_arg(&mut self, e: &Expr, env: &Env, scope: &mut Scope) -> Result<TableArg> {
         let at = e.at();
+        if let Expr::Name { name, .. } = e
+            && let Some((def, def_env)) = scope.table(name)
+        {
+            return self.table_arg(&def, &def_env, scope);
+        }
         match e {
             Expr::Name { name, at } => Ok(TableArg::rows(self.table(name, *at)?, SetKind::Values, *at)),
             Expr::Call { name, args, at } => {
@@ -192,6 +197,11 @@ impl<'a> Binder<'a> {
 
     pub(super) fn filter_arg(&mut self, e: &Expr, env: &Env, scope: &mut Scope, keep: bool) -> Result<Vec<Mod>> {
         let Expr::Call { name, args, at } = e else {
+            if let Expr::Name { name, .. } = e
+                && let Some((def, def_env)) = scope.table(name)
+            {
+                return self.filter_arg(&def, &def_env, scope, keep);
+            }
             return match e {
                 Expr::Name { name, at } => {
                     // A table in context as a filter changes nothing.
@@ -292,7 +302,7 @@ impl<'a> Binder<'a> {
             }
             if read.iter().all(|(_, c)| *c == model.date_column) {
                 let pred = conditions.into_iter().cloned().reduce(|a, b| Node::And(Box::new(a), Box::new(b))).unwrap_or(Node::Bool(true));
-                out.push(Mod::Time(TimeFn::Where(Box::new(pred))));
+                out.push(Mod::Time(TimeFn::Where { pred: Box::new(pred), selected: t.set == SetKind::AllSelected }));
                 return Ok(out);
             }
         }
@@ -314,12 +324,12 @@ impl<'a> Binder<'a> {
             pred.row_columns(&mut read);
             let only_date = t.table == model.date_table && read.iter().all(|(_, c)| *c == model.date_column);
             if only_date && t.set != SetKind::Values && t.columns.as_ref().is_none_or(|c| c == std::slice::from_ref(&model.date_column)) {
-                out.push(Mod::Time(TimeFn::Where(Box::new(pred))));
+                out.push(Mod::Time(TimeFn::Where { pred: Box::new(pred), selected: t.set == SetKind::AllSelected }));
                 return Ok(out);
             }
             let columns: Vec<String> = match &t.columns {
                 Some(cs) => cs.clone(),
-                None => read.iter().map(|(_, c)| c.clone()).collect(),
+                None => read.iter().filter(|(tt, _)| *tt == t.table).map(|(_, c)| c.clone()).collect(),
             };
             match (t.columns.is_some(), t.set) {
                 (true, SetKind::All | SetKind::AllNoBlank) => out.push(Mod::Filter { table: t.table, columns, pred: Box::new(pred), keep }),
@@ -360,7 +370,7 @@ impl<'a> Binder<'a> {
         let on_date = table == model.date_table && columns == [model.date_column.clone()];
         if on_date && (pred.is_row_level() || only_date_bounds(&pred, model.date_table, &model.date_column)) {
             // A filter on the date column of the date table replaces the filters of the whole date table.
-            return Ok(vec![Mod::Time(TimeFn::Where(Box::new(pred)))]);
+            return Ok(vec![Mod::Time(TimeFn::Where { pred: Box::new(pred), selected: false })]);
         }
         if pred.is_row_level() {
             return Ok(vec![Mod::Filter { table, columns, pred: Box::new(pred), keep }]);

@@ -82,6 +82,11 @@ impl<'a> Planner<'a> {
         }
         // Joins up the relationships, shortest path per table.
         let mut needed: Vec<TableId> = keys.iter().map(|k| k.table).chain(filters.iter().map(|f| f.table)).collect();
+        for f in &filters {
+            if let FilterKind::Pred(p) = &f.kind {
+                needed.extend(self::reads(p, f.table).into_iter().filter(|t| up.reaches(*t)));
+            }
+        }
         for &t in reads {
             if !up.reaches(t) {
                 return Err(super::PlanError(format!("`{}` is not on the one side of `{}`", model.tables[t].name, model.tables[fact].name)));

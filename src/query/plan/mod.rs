@@ -215,8 +215,11 @@ impl<'a> Planner<'a> {
                 format!("{table_alias}.{}", quote(column))
             }),
             FilterKind::Pred(pred) => {
+                // FILTER(Fait_Ventes, RELATED(Dim_Canal[...]) ...) reads tables on the one side too: the
+                // aggregation joins them (see `joins`) under their usual alias.
                 let sql = self.render_row(pred, &|n| match n {
-                    Node::Column { column, .. } => Some(format!("{table_alias}.{}", quote(column))),
+                    Node::Column { table, column } if *table == f.table => Some(format!("{table_alias}.{}", quote(column))),
+                    Node::Column { table, column } => Some(format!("{}.{}", alias(*table), quote(column))),
                     _ => None,
                 })?;
                 format!("COALESCE({sql}, FALSE)")

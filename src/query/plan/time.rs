@@ -147,9 +147,16 @@ impl<'a> Planner<'a> {
                     };
                     format!("SELECT DISTINCT {out_a} FROM {range} JOIN {dsrc} d ON {dd} = {x}")
                 }
-                TimeFn::Where(pred) => {
-                    let p = self.date_sql(pred, &dd)?;
-                    format!("SELECT DISTINCT {out_a} FROM {range} JOIN {dsrc} d ON COALESCE({p}, FALSE)")
+                TimeFn::Where { pred, selected } => {
+                    let mut on = vec![format!("COALESCE({}, FALSE)", self.date_sql(pred, &dd)?)];
+                    if *selected {
+                        // ALLSELECTED: the dates the query's own filters allow.
+                        let date_table = self.model().date_table;
+                        for f in self.root_filters.clone().iter().filter(|f| f.table == date_table) {
+                            on.push(self.filter_sql(f, "d")?);
+                        }
+                    }
+                    format!("SELECT DISTINCT {out_a} FROM {range} JOIN {dsrc} d ON {}", on.join(" AND "))
                 }
             };
             map = self.cte("dm", sql);
