@@ -104,11 +104,8 @@ impl<'a> Planner<'a> {
         }
         let values = self.eval_grid(child.grid, &all)?;
         let first_cond = nodes.len();
-        let mut wheres: Vec<String> = (first_cond..first_cond + conditions.len()).map(|i| format!("COALESCE(c.\"v{i}\", FALSE)")).collect();
-        if wheres.is_empty() {
-            wheres.push("TRUE".into());
-        }
-        let filtered = self.cte("sel", format!("SELECT c.* FROM {values} c WHERE {}", wheres.join(" AND ")));
+        let wheres: Vec<String> = (first_cond..first_cond + conditions.len()).map(|i| format!("COALESCE(c.\"v{i}\", FALSE)")).collect();
+        let filtered = if wheres.is_empty() { values } else { self.cte("sel", format!("SELECT c.* FROM {values} c WHERE {}", wheres.join(" AND "))) };
         let Some(top) = &it.top else { return Ok(filtered) };
         let n = match &*top.n {
             Node::Number(n) => n.clone(),
@@ -148,7 +145,7 @@ impl<'a> Planner<'a> {
                     Agg::Count => format!("NULLIF(COUNT({v}), 0)"),
                     Agg::CountBlank => format!("(CASE WHEN COUNT(*) = 0 THEN NULL ELSE COUNT(*) - COUNT({v}) END)"),
                     Agg::CountRows => "NULLIF(COUNT(*), 0)".into(),
-                    Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + MAX(CASE WHEN {v} IS NULL THEN 1 ELSE 0 END), 0)"),
+                    Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + CASE WHEN COUNT({v}) < COUNT(*) THEN 1 ELSE 0 END, 0)"),
                     Agg::DistinctCountNoBlank => format!("NULLIF(COUNT(DISTINCT {v}), 0)"),
                     Agg::Product => product_sql(v),
                     Agg::Concat { delimiter, order, descending } => {

@@ -212,7 +212,7 @@ impl<'a> Planner<'a> {
             // BLANK over no rows, 0 when rows have no blank.
             Agg::CountBlank => format!("(CASE WHEN COUNT(*) = 0 THEN NULL ELSE COUNT(*) - COUNT({v}) END)"),
             Agg::CountRows => "NULLIF(COUNT(*), 0)".into(),
-            Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + MAX(CASE WHEN {v} IS NULL THEN 1 ELSE 0 END), 0)"),
+            Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + CASE WHEN COUNT({v}) < COUNT(*) THEN 1 ELSE 0 END, 0)"),
             Agg::DistinctCountNoBlank => format!("NULLIF(COUNT(DISTINCT {v}), 0)"),
             Agg::Product => product_sql(&v),
             Agg::Concat { delimiter, order, descending } => {

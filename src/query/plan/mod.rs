@@ -409,7 +409,6 @@ impl<'a> Planner<'a> {
         for (cte, keys, a) in &joins {
             let _ = write!(base, " LEFT JOIN {cte} {a} ON {}", nullsafe("p", a, keys));
         }
-        let mut layer = self.cte("b", base);
         let resolve = |n: &Node| refs.get(n).cloned();
         let mut layers = Layers::default();
         let mut outputs = Vec::new();
@@ -418,6 +417,20 @@ impl<'a> Planner<'a> {
             let out = if *n == Node::Blank { "CAST(NULL AS DOUBLE)".to_string() } else { self.render_layered(n, &resolve, &mut layers)?.0 };
             outputs.push(out);
         }
+        if layers.layers.is_empty() {
+            // Nothing hoisted (the usual case): one SELECT over the joins, the values read in place.
+            let direct: HashMap<String, String> = base_sql_refs(&base_cols);
+            let mut select: Vec<String> = grid.keys.iter().map(|k| format!("p.{}", quote(k))).collect();
+            for (i, s) in outputs.iter().enumerate() {
+                select.push(format!("{} AS \"v{i}\"", inline_refs(s, &direct)));
+            }
+            let mut sql = format!("SELECT {} FROM {} p", select.join(", "), grid.rows);
+            for (cte, keys, a) in &joins {
+                let _ = write!(sql, " LEFT JOIN {cte} {a} ON {}", nullsafe("p", a, keys));
+            }
+            return Ok(self.cte("e", sql));
+        }
+        let mut layer = self.cte("b", base);
         // Hoisted parts, one CTE per layer, each over the one before; columns are read through the alias `b`.
         for cols in std::mem::take(&mut layers.layers) {
             let sel = cols.iter().map(|(name, sql)| format!(", {sql} AS {}", quote(name))).collect::<String>();
@@ -431,6 +444,45 @@ impl<'a> Planner<'a> {
         }
         Ok(self.cte("e", format!("SELECT {} FROM {layer} b", select.join(", "))))
     }
+}
+
+/// `b."__r<i>"` → the join column it names (`j0."a1"`), from the base's select list.
+fn base_sql_refs(base_cols: &[String]) -> HashMap<String, String> {
+    base_cols
+        .iter()
+        .filter_map(|c| c.split_once(" AS ").map(|(src, name)| (format!("b.{name}"), src.to_string())))
+        .collect()
+}
+
+/// An output rendered over the base, rewritten to read the joins directly: `b."__r<i>"` → its join column,
+/// `b."<grid column>"` → `p."<grid column>"`. Names are quoted, so a reference cannot be a prefix of another;
+/// text literals (between single quotes, `''` inside) are left as they are.
+fn inline_refs(s: &str, direct: &HashMap<String, String>) -> String {
+    s.split('\'').enumerate().map(|(i, part)| if i % 2 == 0 { inline_part(part, direct) } else { part.to_string() }).collect::<Vec<_>>().join("'")
+}
+
+fn inline_part(s: &str, direct: &HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("b.\"") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 3..];
+        let Some(end) = after.find('"') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let whole = &rest[i..i + 3 + end + 1];
+        match direct.get(whole) {
+            Some(src) => out.push_str(src),
+            None => {
+                out.push_str("p.");
+                out.push_str(&whole[2..]);
+            }
+        }
+        rest = &rest[i + 3 + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn skeleton_select(sk: &Skeleton, aggs: &[String]) -> String {
