@@ -110,6 +110,17 @@ impl<'a> Planner<'a> {
                 let (sa, sb) = (child(a)?, child(b)?);
                 format!("({} IS NOT DISTINCT FROM {})", cast(a, sa), cast(b, sb))
             }
+            // A column equal to a literal that is not 0 or "": BLANK cannot match it, so the plain comparison is
+            // the same and lets DataFusion prune and push the predicate down.
+            Node::Compare(crate::dax::ast::CmpOp::Eq, a, b) if plain_equality(a, b).is_some_and(|(c, l)| self.ty(c) == self.ty(l)) => {
+                let (col, lit) = plain_equality(a, b).unwrap_or((a, b));
+                let lit = match lit {
+                    Node::Number(n) => n.clone(),
+                    Node::Text(t) => format!("'{}'", t.replace('\'', "''")),
+                    _ => child(lit)?,
+                };
+                format!("({} = {lit})", child(col)?)
+            }
             Node::Compare(op, a, b) => {
                 let (l, r) = self.comparable(a, b, child)?;
                 format!("({l} {} {r})", op.sql())
@@ -157,6 +168,23 @@ impl<'a> Planner<'a> {
         })
     }
 
+}
+
+/// (column, literal) when one side of `=` is a row's column and the other a literal BLANK cannot equal.
+fn plain_equality<'n>(a: &'n Node, b: &'n Node) -> Option<(&'n Node, &'n Node)> {
+    let literal = |n: &Node| match n {
+        Node::Number(v) => v.parse::<f64>().is_ok_and(|x| x != 0.0 && x.is_finite()),
+        Node::Text(t) => !t.is_empty(),
+        _ => false,
+    };
+    match (a, b) {
+        (Node::Column { .. }, l) if literal(l) => Some((a, b)),
+        (l, Node::Column { .. }) if literal(l) => Some((b, a)),
+        _ => None,
+    }
+}
+
+impl<'a> Planner<'a> {
     /// Both sides of a comparison, BLANK read as the other side's zero value (0, "", FALSE), as DAX does.
     fn comparable(&self, a: &Node, b: &Node, child: &mut dyn FnMut(&Node) -> Result<String>) -> Result<(String, String)> {
         let (ta, tb) = (self.ty(a), self.ty(b));
