@@ -245,6 +245,7 @@ slt_files! {
     rank => "rank.slt",
     invalid => "invalid.slt",
     analyst => "analyst.slt",
+    analyst_followup => "analyst_followup.slt",
 }
 
 /// A new .slt file must be listed above, or it would never run.
