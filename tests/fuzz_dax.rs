@@ -116,12 +116,14 @@ fn bound_with(extra: &[(&str, &str)]) -> (Engine, Arc<BoundModel>) {
 fn damaged_measures_bind_compile_and_run_or_fail_cleanly() {
     let texts = bundled_measure_texts();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let mut runner = TestRunner::new(Config { cases: cases().min(64), ..config() });
+    let mut runner = TestRunner::new(Config { cases: (cases() / 2).max(16), ..config() });
+    let (bound, compiled_count) = (std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0));
     runner
         .run(&(0..texts.len()).prop_flat_map(|i| damage(&bundled_measure_texts()[i])), |dax| {
             if parse(&dax).is_err() {
                 return Ok(());
             }
+            bound.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (e, bm) = bound_with(&[("Fuzz", &dax)]);
             if let Some(err) = bm.invalid("Fuzz") {
                 prop_assert!(err.to_string().contains("<slt>"), "a bind error points into the text: {err}");
@@ -130,6 +132,7 @@ fn damaged_measures_bind_compile_and_run_or_fail_cleanly() {
             for sql in ["SELECT MEASURE(Fuzz) FROM omnimarket", "SELECT Annee, Nom_Canal, MEASURE(Fuzz) FROM omnimarket WHERE Mois <= 6 GROUP BY Annee, Nom_Canal"] {
                 let compiled = rt.block_on(e.compile(sql));
                 if let Ok(Some(text)) = &compiled {
+                    compiled_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     prop_assert!(text.len() < 400_000 + 2_000 * dax.len(), "compiled SQL of {} bytes for {} bytes of DAX", text.len(), dax.len());
                     // Running it either answers or fails with an error; both are fine, a panic is not.
                     let _ = rt.block_on(async { e.sql(sql).await?.collect().await });
@@ -138,6 +141,62 @@ fn damaged_measures_bind_compile_and_run_or_fail_cleanly() {
             Ok(())
         })
         .expect("binding, compiling and running never panic");
+    eprintln!("damaged measures: {} parsed and bound, {} query compilations ran", bound.into_inner(), compiled_count.into_inner());
+}
+
+/// Well-formed measures built from the bundled ones by random wrappers (context changes, iterators, time
+/// intelligence, logic), nested up to 6 deep: they must bind, compile and run, or fail with an error.
+fn composed() -> impl Strategy<Value = String> {
+    const WRAP: &[&str] = &[
+        "CALCULATE({}, ALL(Dim_Produit))",
+        "CALCULATE({}, KEEPFILTERS(Dim_Canal[Nom_Canal] IN {{ \"Web\", \"Mobile\" }}))",
+        "SUMX(VALUES(Dim_Canal[Nom_Canal]), {})",
+        "AVERAGEX(VALUES(Dim_Temps[Mois]), {})",
+        "CALCULATE({}, SAMEPERIODLASTYEAR(Dim_Temps[Date_Complete]))",
+        "CALCULATE({}, DATEADD(Dim_Temps[Date_Complete], -1, MONTH))",
+        "TOTALYTD({}, Dim_Temps[Date_Complete])",
+        "IF({0} > 100, {0}, BLANK())",
+        "DIVIDE({}, [CA_Total], 0)",
+        "CALCULATE({}, FILTER(VALUES(Dim_Client[ID_Client]), [CA_Total] > 100))",
+        "CALCULATE({}, TOPN(2, ALL(Dim_Produit[Nom_Produit]), [CA_Total]))",
+        "RANKX(ALL(Dim_Produit[Nom_Produit]), {})",
+        "MAXX(Dim_Canal, {})",
+        "COALESCE({}, 0) + 1",
+        "CALCULATE({}, ALLEXCEPT(Dim_Temps, Dim_Temps[Annee]))",
+        "CALCULATE({}, FILTER(ALL(Dim_Temps[Date_Complete]), Dim_Temps[Date_Complete] <= MAX(Dim_Temps[Date_Complete])))",
+    ];
+    let names: Vec<String> = semantic_fixture::bundled_model().measures.iter().map(|m| format!("[{}]", m.name)).collect();
+    (proptest::sample::select(names), proptest::collection::vec(0..WRAP.len(), 0..6)).prop_map(|(base, wraps)| {
+        wraps.into_iter().fold(base, |inner, w| WRAP[w].replace("{0}", &inner).replace("{}", &inner).replace("{{", "{").replace("}}", "}"))
+    })
+}
+
+#[test]
+fn composed_measures_bind_compile_and_run_or_fail_cleanly() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut runner = TestRunner::new(Config { cases: (cases() / 4).max(16), ..config() });
+    let ran = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&composed(), |dax| {
+            let (e, bm) = bound_with(&[("Fuzz", &dax)]);
+            if bm.invalid("Fuzz").is_some() {
+                return Ok(());
+            }
+            let sql = "SELECT Annee, Nom_Canal, MEASURE(Fuzz) FROM omnimarket WHERE Mois <= 6 GROUP BY Annee, Nom_Canal";
+            if let Ok(Some(text)) = rt.block_on(e.compile(sql)) {
+                prop_assert!(text.len() < 400_000 + 2_000 * dax.len(), "compiled SQL of {} bytes for {} bytes of DAX", text.len(), dax.len());
+                match rt.block_on(async { e.sql(sql).await?.collect().await }) {
+                    Ok(_) => {
+                        ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(err) if std::env::var_os("FUZZ_VERBOSE").is_some() => eprintln!("{dax}\n  -> {err}"),
+                    Err(_) => {}
+                }
+            }
+            Ok(())
+        })
+        .expect("composed measures never panic");
+    eprintln!("composed measures: {} ran to a result", ran.into_inner());
 }
 
 #[test]
@@ -183,7 +242,7 @@ fn semantic_queries_damaged_plan_or_fail_cleanly() {
     let (e, _) = bound_with(&[]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let base = "SELECT Annee, Nom_Canal, MEASURE(CA_Total), MEASURE(Contribution_Cumul) AS c FROM omnimarket WHERE Mois BETWEEN 1 AND 6 AND Nom_Canal IN ('Web', 'Mobile') GROUP BY Annee, Nom_Canal HAVING MEASURE(CA_Total) > 10 ORDER BY 1 LIMIT 5";
-    let mut runner = TestRunner::new(Config { cases: cases().min(64), ..config() });
+    let mut runner = TestRunner::new(Config { cases: (cases() / 2).max(16), ..config() });
     runner
         .run(&damage(base), |sql| {
             let _ = rt.block_on(async { e.sql(&sql).await?.collect().await });
