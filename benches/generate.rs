@@ -27,27 +27,14 @@ fn streams(c: &mut Criterion) {
     let cfg = GenerateConfig::default();
     let cal = Calendar::new(cfg.start, cfg.end);
     let catalog = Catalog::generate(&mut stream(cfg.seed, Stream::Products));
-    let clients = ClientBase::generate(
-        1,
-        cfg.start,
-        cfg.end,
-        &mut stream(cfg.seed, Stream::Clients),
-        &mut stream(cfg.seed, Stream::ClientDefects),
-    );
+    let clients = ClientBase::generate(1, cfg.start, cfg.end, &mut stream(cfg.seed, Stream::Clients), &mut stream(cfg.seed, Stream::ClientDefects));
     let weights = day_weights(&cal, &mut stream(cfg.seed, Stream::DayNoise));
     let mut group = c.benchmark_group("streams");
     group.sample_size(20);
     group.bench_function("sales_50k_in_memory", |b| {
         b.iter(|| {
-            let s = SalesStream::new(
-                &cal,
-                &catalog,
-                &clients,
-                &weights,
-                50_000,
-                stream(cfg.seed, Stream::Sales),
-                stream(cfg.seed, Stream::SalesDefects),
-            );
+            let s =
+                SalesStream::new(&cal, &catalog, &clients, &weights, 50_000, stream(cfg.seed, Stream::Sales), stream(cfg.seed, Stream::SalesDefects));
             black_box(s.map(|day| day.len()).sum::<usize>())
         })
     });

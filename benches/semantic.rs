@@ -9,8 +9,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use common::dataset;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use omnimarket::dashboards::{Dashboard, load};
 use omnimarket::engine::Engine;
 use omnimarket::project::Project;

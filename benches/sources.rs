@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use common::dataset;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use omnimarket::project::Project;
 use omnimarket::sources::config::parse_sources;
 use omnimarket::sources::{DeclaredTypes, SourceInput};

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_flight::sql::client::FlightSqlServiceClient;
+use common::dataset;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use futures::StreamExt;
-use common::dataset;
 use omnimarket::engine::Engine;
 use omnimarket::flight::auth::Authenticator;
 use omnimarket::flight::results::{plain_schema, to_plain};
@@ -71,11 +71,7 @@ async fn in_process(engine: &Engine) {
 async fn over_flight(engine: Engine) {
     let config = ServerConfig { addr: "127.0.0.1:0".parse().expect("addr"), tls: None, auth: Arc::new(Authenticator::none()) };
     let server = start(engine, config, std::future::pending()).await.expect("server");
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr)).expect("uri").connect().await.expect("connect");
     let mut client = FlightSqlServiceClient::new(channel);
     let t0 = Instant::now();
     let info = client.execute(SQL.into(), None).await.expect("execute");

@@ -106,8 +106,7 @@ mod tests {
             }
             Ok::<_, std::convert::Infallible>(Response::new(format!("ok {n}")))
         });
-        let mut svc = CatchPanicLayer::new(|| Response::builder().status(500).body(String::from("failed")).unwrap_or_default())
-            .layer(handler);
+        let mut svc = CatchPanicLayer::new(|| Response::builder().status(500).body(String::from("failed")).unwrap_or_default()).layer(handler);
         let r = svc.ready().await.expect("ready").call(0).await.expect("an answer");
         assert_eq!((r.status().as_u16(), r.body().as_str()), (500, "failed"));
         let r = svc.ready().await.expect("ready").call(7).await.expect("an answer");

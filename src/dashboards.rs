@@ -43,7 +43,8 @@ fn header<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 /// Parses one dashboard file.
 pub fn parse(file: &str, text: &str) -> Result<Dashboard, DashboardError> {
     let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = stem.split_once('_').map(|(p, rest)| if p.chars().all(|c| c.is_ascii_digit()) { rest.to_string() } else { stem.clone() }).unwrap_or(stem);
+    let name =
+        stem.split_once('_').map(|(p, rest)| if p.chars().all(|c| c.is_ascii_digit()) { rest.to_string() } else { stem.clone() }).unwrap_or(stem);
     let mut title = name.clone();
     let mut visuals: Vec<Visual> = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -62,10 +63,11 @@ pub fn parse(file: &str, text: &str) -> Result<Dashboard, DashboardError> {
                 v.chart = c.to_string();
             }
         } else if let Some(v) = visuals.last_mut()
-            && !line.trim_start().starts_with("--") {
-                v.sql.push_str(line);
-                v.sql.push('\n');
-            }
+            && !line.trim_start().starts_with("--")
+        {
+            v.sql.push_str(line);
+            v.sql.push('\n');
+        }
     }
     for v in visuals.iter_mut() {
         v.sql = v.sql.trim().trim_end_matches(';').trim().to_string();
@@ -85,7 +87,8 @@ pub fn load(project_dir: &Path) -> Result<Vec<Dashboard>, DashboardError> {
         for e in entries.flatten() {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "sql") {
-                let text = std::fs::read_to_string(&p).map_err(|e| DashboardError { file: p.display().to_string(), line: 0, message: e.to_string() })?;
+                let text =
+                    std::fs::read_to_string(&p).map_err(|e| DashboardError { file: p.display().to_string(), line: 0, message: e.to_string() })?;
                 files.push((p.display().to_string(), text));
             }
         }

@@ -30,4 +30,3 @@ pub fn describe_error(e: &DataFusionError) -> String {
         }
     }
 }
-

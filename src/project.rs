@@ -70,8 +70,7 @@ impl Project {
     pub fn sources_text(&self) -> Result<(String, String)> {
         let path = self.dir.join("semantic").join("sources.yaml");
         if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| SourceError::Io { file: path.display().to_string(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| SourceError::Io { file: path.display().to_string(), message: e.to_string() })?;
             Ok((path.display().to_string(), text))
         } else {
             Ok(("<bundled>/semantic/sources.yaml".into(), BUNDLED_SOURCES.to_string()))
@@ -101,8 +100,7 @@ impl Project {
         let raw = Arc::new(RawSchema::new(parse_sources(&sources_file, &sources_text)?, &self.data_dir, partitions)?);
         let models = ModelSet::load(&self.dir, &raw.names())?;
         let cache = self.cache.then(|| ModelCache::new(&self.dir, &self.data_dir, &sources_text));
-        let staging =
-            Arc::new(StagingSchema::new(models, raw.clone(), cache).map_err(|e| ProjectError::Session(e.to_string()))?);
+        let staging = Arc::new(StagingSchema::new(models, raw.clone(), cache).map_err(|e| ProjectError::Session(e.to_string()))?);
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = self.memory_limit {
             // Fair: each spilling operator gets its share, so one big sort cannot starve the others.
@@ -111,9 +109,7 @@ impl Project {
         let runtime = runtime.build_arc().map_err(|e| ProjectError::Session(e.to_string()))?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let catalog = MemoryCatalogProvider::new();
-        for (name, schema) in
-            [(RAW_SCHEMA, raw.clone() as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, staging.clone() as Arc<dyn SchemaProvider>)]
-        {
+        for (name, schema) in [(RAW_SCHEMA, raw.clone() as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, staging.clone() as Arc<dyn SchemaProvider>)] {
             catalog.register_schema(name, schema).map_err(|e| ProjectError::Session(e.to_string()))?;
         }
         ctx.register_catalog(CATALOG, Arc::new(catalog));

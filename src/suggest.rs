@@ -29,7 +29,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,10 +100,8 @@ fn unknown_format_option() {
         "sources:\n  - name: Dim_Temps\n    location: Dim_Temps.csv\n    options:\n      delimter: \";\"\n",
     )
     .expect("write");
-    let (code, _, err) = run(
-        &["query", "--project", &project.path().display().to_string(), "--data", &seed_dir().display().to_string(), "SELECT 1"],
-        project.path(),
-    );
+    let (code, _, err) =
+        run(&["query", "--project", &project.path().display().to_string(), "--data", &seed_dir().display().to_string(), "SELECT 1"], project.path());
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("sources.yaml:5:7"), "{err}");
     assert!(err.contains("unknown field `delimter`, expected one of `delimiter`, `quote`, `header`"), "{err}");

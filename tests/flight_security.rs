@@ -219,12 +219,7 @@ async fn wait_until_idle(engine: &Engine, within: Duration) {
 /// Resident memory of a process, from /proc (kB → bytes).
 fn rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+    status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()).map(|kb| kb * 1024).unwrap_or(0)
 }
 
 /// `omnimarket serve` as a child process (killed on drop), and the address it printed.
@@ -268,9 +263,7 @@ async fn failed_logins_are_throttled_and_do_not_grow_the_server() {
     std::fs::write(&users, text).expect("users file");
     let served = serve(&users);
     let pid = served.child.id();
-    let endpoint = |local: std::net::IpAddr| {
-        Endpoint::from_shared(format!("http://{}", served.addr)).expect("uri").local_address(Some(local))
-    };
+    let endpoint = |local: std::net::IpAddr| Endpoint::from_shared(format!("http://{}", served.addr)).expect("uri").local_address(Some(local));
 
     // One address guessing: after a few failures it is refused at once, even with the right password.
     let mut guesser = FlightSqlServiceClient::new(endpoint("127.0.0.1".parse().expect("ip")).connect().await.expect("connect"));

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use arrow_flight::sql::{
-    CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandStatementQuery, ProstMessageExt, SqlInfo,
-};
+use arrow_flight::sql::{CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandStatementQuery, ProstMessageExt, SqlInfo};
 use arrow_flight::{FlightDescriptor, FlightInfo};
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -128,10 +126,8 @@ async fn bad_sql_is_invalid_argument_and_the_server_keeps_running() {
 async fn prepared_statements_bind_parameters_statelessly() {
     let server = start(Authenticator::none(), None).await;
     let mut client = connect(&server).await;
-    let mut stmt = client
-        .prepare("SELECT COUNT(*) AS n FROM base_ventes WHERE ID_Canal = ? AND Montant_TTC > ?".into(), None)
-        .await
-        .expect("prepare");
+    let mut stmt =
+        client.prepare("SELECT COUNT(*) AS n FROM base_ventes WHERE ID_Canal = ? AND Montant_TTC > ?".into(), None).await.expect("prepare");
     assert_eq!(stmt.parameter_schema().expect("params").fields().len(), 2);
     let params = |canal: i32, min: f64| {
         let schema = Arc::new(Schema::new(vec![Field::new("p1", DataType::Int32, false), Field::new("p2", DataType::Float64, false)]));
@@ -159,10 +155,7 @@ async fn prepared_statements_bind_parameters_statelessly() {
     // A wrong parameter type is the caller's mistake.
     let bad = RecordBatch::try_new(
         Arc::new(Schema::new(vec![Field::new("p1", DataType::Utf8, false), Field::new("p2", DataType::Float64, false)])),
-        vec![
-            Arc::new(StringArray::from(vec!["not a number"])),
-            Arc::new(datafusion::arrow::array::Float64Array::from(vec![1.0])),
-        ],
+        vec![Arc::new(StringArray::from(vec!["not a number"])), Arc::new(datafusion::arrow::array::Float64Array::from(vec![1.0]))],
     )
     .expect("batch");
     stmt.set_parameters(bad).expect("bind");
@@ -177,7 +170,8 @@ async fn prepared_statements_bind_parameters_statelessly() {
         tasks.push(tokio::spawn(async move {
             let channel = Endpoint::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
             let mut client = FlightSqlServiceClient::new(channel);
-            let mut stmt = client.prepare("SELECT COUNT(*) FROM base_ventes WHERE ID_Canal = $1 AND Montant_TTC > $2".into(), None).await.expect("prepare");
+            let mut stmt =
+                client.prepare("SELECT COUNT(*) FROM base_ventes WHERE ID_Canal = $1 AND Montant_TTC > $2".into(), None).await.expect("prepare");
             let mut seen = Vec::new();
             for _ in 0..5 {
                 stmt.set_parameters(params(canal, 0.0)).expect("bind");
@@ -205,12 +199,7 @@ async fn a_handle_outlives_its_server() {
     first.stop().await.expect("stops");
     let second = start(Authenticator::none(), None).await;
     let mut client = connect(&second).await;
-    let info = client
-        .inner_mut()
-        .get_flight_info(FlightDescriptor::new_cmd(cmd.as_any().encode_to_vec()))
-        .await
-        .expect("info")
-        .into_inner();
+    let info = client.inner_mut().get_flight_info(FlightDescriptor::new_cmd(cmd.as_any().encode_to_vec())).await.expect("info").into_inner();
     let (_, batches) = fetch(&mut client, info).await;
     assert_eq!(rows(&batches), 3);
     second.stop().await.expect("stops");
@@ -263,7 +252,13 @@ async fn metadata_calls() {
     assert!(schema.field_with_name("Montant_TTC").is_ok(), "{schema:?}");
 
     let info = client
-        .get_tables(CommandGetTables { catalog: None, db_schema_filter_pattern: None, table_name_filter_pattern: None, table_types: vec![], include_schema: false })
+        .get_tables(CommandGetTables {
+            catalog: None,
+            db_schema_filter_pattern: None,
+            table_name_filter_pattern: None,
+            table_types: vec![],
+            include_schema: false,
+        })
         .await
         .expect("tables");
     let (_, b) = fetch(&mut client, info).await;
@@ -315,8 +310,7 @@ fn column(batches: &[RecordBatch], i: usize) -> Vec<String> {
 async fn semantic_sql_statements_and_prepared() {
     let server = start(Authenticator::none(), None).await;
     let mut client = connect(&server).await;
-    let (schema, batches) =
-        query(&mut client, "SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY 1 ORDER BY 1").await;
+    let (schema, batches) = query(&mut client, "SELECT Nom_Canal, MEASURE(CA_Total) AS ca FROM omnimarket GROUP BY 1 ORDER BY 1").await;
     assert_eq!(rows(&batches), 3);
     assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
     // The same figure as plain SQL over the cleaned sales.
@@ -352,7 +346,11 @@ async fn semantic_sql_statements_and_prepared() {
     let info = stmt.execute().await.expect("execute");
     let (_, b) = fetch(&mut client, info).await;
     assert_eq!(column(&b, 0), vec!["Web", "Magasin"]);
-    let (_, plain) = query(&mut client, "SELECT SUM(v.Montant_TTC) FROM staging.stg_ventes v JOIN staging.stg_canaux c USING (ID_Canal) WHERE c.Nom_Canal IN ('Web', 'Magasin')").await;
+    let (_, plain) = query(
+        &mut client,
+        "SELECT SUM(v.Montant_TTC) FROM staging.stg_ventes v JOIN staging.stg_canaux c USING (ID_Canal) WHERE c.Nom_Canal IN ('Web', 'Magasin')",
+    )
+    .await;
     assert!((total(&b, 1) - total(&plain, 0)).abs() < 0.01, "{} vs {}", total(&b, 1), total(&plain, 0));
 
     let s = statement_status(&mut client, "SELECT Nom_Canal, MEASURE(CA_Totl) FROM omnimarket GROUP BY 1", None).await;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omnimarket::engine::Engine;
-use omnimarket::flight::auth::{Authenticator, Users, hash_password};
 use omnimarket::flight::ServerConfig;
+use omnimarket::flight::auth::{Authenticator, Users, hash_password};
 
 fn shell(args: &[&str], input: &str, env: &[(&str, &str)]) -> Output {
     let history = tempfile::NamedTempFile::new().expect("history file");
@@ -40,7 +40,10 @@ fn local_statements_and_meta_commands() {
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("| Magasin"), "multi-line statement: {stdout}");
     assert!(stdout.contains("3 rows"), "{stdout}");
-    assert!(stdout.contains("raw          Dim_Canal                    TABLE\nraw          Dim_Client                   TABLE\n2 tables"), "\\dt: {stdout}");
+    assert!(
+        stdout.contains("raw          Dim_Canal                    TABLE\nraw          Dim_Client                   TABLE\n2 tables"),
+        "\\dt: {stdout}"
+    );
     assert!(stdout.contains("Montant_TTC") && stdout.contains("Float64"), "\\d: {stdout}");
     assert!(stdout.contains("Ventes\n  CA_Total") && stdout.contains("SUM(Fait_Ventes[Montant_TTC])"), "\\measures: {stdout}");
     assert!(stdout.contains("stg_ventes") && stdout.contains("stg_canaux"), "\\compile: {stdout}");
@@ -121,7 +124,9 @@ fn ctrl_c_cancels_a_remote_query() {
     let mut stdin = child.stdin.take().expect("stdin");
     // 50,000 × 50,000 × 100 rows: hours of work, so only a cancel ends it within the test.
     stdin
-        .write_all(b"SELECT SUM(a.Quantite * b.Quantite * n.value) FROM base_ventes a CROSS JOIN base_ventes b CROSS JOIN generate_series(1, 100) n;\n")
+        .write_all(
+            b"SELECT SUM(a.Quantite * b.Quantite * n.value) FROM base_ventes a CROSS JOIN base_ventes b CROSS JOIN generate_series(1, 100) n;\n",
+        )
         .expect("write");
     let until = |what: &str, done: &dyn Fn() -> bool| {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);

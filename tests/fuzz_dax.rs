@@ -129,7 +129,10 @@ fn damaged_measures_bind_compile_and_run_or_fail_cleanly() {
                 prop_assert!(err.to_string().contains("<slt>"), "a bind error points into the text: {err}");
                 return Ok(());
             }
-            for sql in ["SELECT MEASURE(Fuzz) FROM omnimarket", "SELECT Annee, Nom_Canal, MEASURE(Fuzz) FROM omnimarket WHERE Mois <= 6 GROUP BY Annee, Nom_Canal"] {
+            for sql in [
+                "SELECT MEASURE(Fuzz) FROM omnimarket",
+                "SELECT Annee, Nom_Canal, MEASURE(Fuzz) FROM omnimarket WHERE Mois <= 6 GROUP BY Annee, Nom_Canal",
+            ] {
                 let compiled = rt.block_on(e.compile(sql));
                 if let Ok(Some(text)) = &compiled {
                     compiled_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -222,7 +225,8 @@ fn compiled_sql_grows_linearly_with_the_measure() {
     assert!(s80 < s10 * 10, "sum: {s10} bytes for 10 terms, {s80} for 80");
     assert!(d40 < d5 * 10, "nested DIVIDE: {d5} bytes for 5 levels, {d40} for 40");
     // And it runs: 80 × 996 for 2023.
-    let rows = rt.block_on(async { e.sql("SELECT Annee, MEASURE(S80) FROM omnimarket GROUP BY Annee").await.expect("plans").collect().await.expect("runs") });
+    let rows = rt
+        .block_on(async { e.sql("SELECT Annee, MEASURE(S80) FROM omnimarket GROUP BY Annee").await.expect("plans").collect().await.expect("runs") });
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&rows).expect("prints").to_string();
     assert!(text.contains("79680"), "{text}");
 }

@@ -68,12 +68,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<Index>().prop_map(Mutation::Truncate),
         (any::<Index>(), 0u8..8).prop_map(|(i, b)| Mutation::FlipBit(i, b)),
-        (any::<Index>(), prop::sample::select(b"\"';,()<>{}[]\\\n\r\0xX9-.e`/*#&".to_vec()))
-            .prop_map(|(i, b)| Mutation::Insert(i, b)),
+        (any::<Index>(), prop::sample::select(b"\"';,()<>{}[]\\\n\r\0xX9-.e`/*#&".to_vec())).prop_map(|(i, b)| Mutation::Insert(i, b)),
         (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
         any::<Index>().prop_map(Mutation::Delete),
-        (any::<Index>(), prop::sample::select(b"x9\"<{[(\\ ".to_vec()), 1usize..20_000)
-            .prop_map(|(i, b, n)| Mutation::Huge(i, b, n)),
+        (any::<Index>(), prop::sample::select(b"x9\"<{[(\\ ".to_vec()), 1usize..20_000).prop_map(|(i, b, n)| Mutation::Huge(i, b, n)),
         (any::<Index>(), any::<Index>(), 1u8..20).prop_map(|(a, b, n)| Mutation::Repeat(a, b, n)),
     ]
 }

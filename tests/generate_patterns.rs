@@ -149,8 +149,7 @@ fn text(d: &Data) -> Option<String> {
 #[test]
 fn writes_the_fourteen_files_and_no_temporaries() {
     let f = fixture();
-    let mut names: Vec<String> =
-        std::fs::read_dir(&f.out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&f.out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     let mut expected = vec![
         "base_ventes.sql",
@@ -339,9 +338,7 @@ fn returns_rate_reasons_and_refunds() {
     assert!(size_colour > 0.35, "Taille + Couleur = {size_colour}");
     assert_eq!(motifs.len(), 7);
     let xml = std::fs::read_to_string(f.out.join("Dim_Motif_Retour.xml")).unwrap();
-    assert!(xml.contains(
-        "<Motif><ID_Motif>2</ID_Motif><Motif>Taille incorrecte</Motif><Categorie>Erreur</Categorie></Motif>"
-    ));
+    assert!(xml.contains("<Motif><ID_Motif>2</ID_Motif><Motif>Taille incorrecte</Motif><Categorie>Erreur</Categorie></Motif>"));
     assert!(xml.contains("<Motif>Couleur différente</Motif>"));
 }
 
@@ -349,9 +346,7 @@ fn returns_rate_reasons_and_refunds() {
 fn web_sessions_rates_and_context() {
     let f = fixture();
     let text = std::fs::read_to_string(f.out.join("Fait_Trafic_Web.json")).unwrap();
-    assert!(text.starts_with(
-        "{\n  \"generated_at\": \"2024-12-31T23:59:59\",\n  \"sessions\": [\n    {\n      \"ID_Session\": 1,"
-    ));
+    assert!(text.starts_with("{\n  \"generated_at\": \"2024-12-31T23:59:59\",\n  \"sessions\": [\n    {\n      \"ID_Session\": 1,"));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let sessions = v["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 100_000);
@@ -384,22 +379,14 @@ fn planted_defects_have_exact_counts() {
     let f = fixture();
     let expected = DefectCounts::expected(&f.cfg);
     assert_eq!(f.summary.defects, expected);
-    assert_eq!(
-        (expected.duplicate_clients, expected.null_telephone, expected.null_ville, expected.orphan_sales),
-        (50, 100, 100, 50)
-    );
+    assert_eq!((expected.duplicate_clients, expected.null_telephone, expected.null_ville, expected.orphan_sales), (50, 100, 100, 50));
     assert_eq!(expected.null_amount_sales, 25);
 
     // Count them again in the files.
     let rows = sheet(&f.out, "Dim_Client.xlsx", "Dim_Client");
     let header: Vec<String> = rows[0].iter().map(|d| text(d).unwrap()).collect();
-    let (id, email, tel, ville, code) = (
-        col(&header, "ID_Client"),
-        col(&header, "Email"),
-        col(&header, "Telephone"),
-        col(&header, "Ville"),
-        col(&header, "Code_Client"),
-    );
+    let (id, email, tel, ville, code) =
+        (col(&header, "ID_Client"), col(&header, "Email"), col(&header, "Telephone"), col(&header, "Ville"), col(&header, "Code_Client"));
     let clients = &rows[1..];
     assert_eq!(clients.len(), 5050);
     let geo = std::fs::read_to_string(f.out.join("Referentiel_Geo.xml")).unwrap();
@@ -462,8 +449,7 @@ fn dump_and_xlsx_hold_the_same_sales() {
         assert_eq!(i(&r[2]), Some(s.product));
         assert_eq!(i(&r[3]), Some(s.id_date));
         // Excel serial 45000 = 2023-03-15; the date cell and the datetime cell agree with the dump text.
-        let date =
-            chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap() + chrono::Duration::days(num(&r[4]).unwrap() as i64);
+        let date = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap() + chrono::Duration::days(num(&r[4]).unwrap() as i64);
         assert_eq!(date.format("%Y-%m-%d").to_string(), s.date);
         let secs = ((num(&r[6]).unwrap() - num(&r[4]).unwrap()) * 86_400.0).round() as u64;
         assert_eq!(format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60), s.datetime[11..]);
@@ -551,27 +537,18 @@ fn stock_is_weekly_per_product() {
 fn small_files_have_the_original_shapes() {
     let f = fixture();
     let canal = std::fs::read_to_string(f.out.join("Dim_Canal.json")).unwrap();
-    assert!(
-        canal.starts_with("[\n  {\n    \"ID_Canal\": 1,\n    \"Nom_Canal\": \"Web\",\n    \"Type\": \"Online\"\n  },")
-    );
+    assert!(canal.starts_with("[\n  {\n    \"ID_Canal\": 1,\n    \"Nom_Canal\": \"Web\",\n    \"Type\": \"Online\"\n  },"));
     let (h, promos) = csv(&f.out, "Dim_Promotion.csv");
-    assert_eq!(
-        h,
-        ["ID_Promotion", "Code_Promo", "Nom_Campagne", "Type_Remise", "Valeur_Remise", "Date_Debut", "Date_Fin"]
-    );
+    assert_eq!(h, ["ID_Promotion", "Code_Promo", "Nom_Campagne", "Type_Remise", "Valeur_Remise", "Date_Debut", "Date_Fin"]);
     assert_eq!(promos[4], ["5", "", "Sans promotion", "", "0", "", ""]);
     let produits = std::fs::read_to_string(f.out.join("Dim_Produit.xml")).unwrap();
-    assert!(produits.starts_with(
-        "<?xml version='1.0' encoding='utf-8'?>\n<Dim_Produit><Produit><ID_Produit>1</ID_Produit><SKU>SKU00001</SKU>"
-    ));
+    assert!(produits.starts_with("<?xml version='1.0' encoding='utf-8'?>\n<Dim_Produit><Produit><ID_Produit>1</ID_Produit><SKU>SKU00001</SKU>"));
     assert_eq!(produits.matches("<Produit>").count(), 300);
     let geo = std::fs::read_to_string(f.out.join("Referentiel_Geo.xml")).unwrap();
     assert_eq!(geo.matches("<region>").count() - geo.matches("<ville>").count(), 12);
     let sql = std::fs::read_to_string(f.out.join("base_ventes.sql")).unwrap();
     assert_eq!(sql.matches("CREATE TABLE `").count(), 11);
-    assert!(sql.contains(
-        "LOCK TABLES `Fait_Ventes` WRITE;\n/*!40000 ALTER TABLE `Fait_Ventes` DISABLE KEYS */;\nINSERT INTO"
-    ));
+    assert!(sql.contains("LOCK TABLES `Fait_Ventes` WRITE;\n/*!40000 ALTER TABLE `Fait_Ventes` DISABLE KEYS */;\nINSERT INTO"));
     assert_eq!(sql.lines().filter(|l| l.starts_with("INSERT INTO")).count(), 50);
 }
 
@@ -583,14 +560,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     generate(&GenerateConfig { out_dir: again.path().to_path_buf(), ..f.cfg.clone() }, &NoProgress).unwrap();
     generate(&GenerateConfig { out_dir: other.path().to_path_buf(), seed: 7, ..f.cfg.clone() }, &NoProgress).unwrap();
     // Reference tables that do not depend on the seed.
-    let fixed = [
-        "Dim_Temps.csv",
-        "Dim_Promotion.csv",
-        "Dim_Canal.json",
-        "Dim_Livraison.json",
-        "Dim_Motif_Retour.xml",
-        "Referentiel_Geo.xml",
-    ];
+    let fixed = ["Dim_Temps.csv", "Dim_Promotion.csv", "Dim_Canal.json", "Dim_Livraison.json", "Dim_Motif_Retour.xml", "Referentiel_Geo.xml"];
     for (name, _, _) in &f.summary.files {
         let a = std::fs::read(f.out.join(name)).unwrap();
         let b = std::fs::read(again.path().join(name)).unwrap();

@@ -51,10 +51,7 @@ async fn the_two_copies_of_the_sales_agree_row_by_row() {
         abs(CAST(d.Cout_Produit AS DOUBLE) - x.Cout_Produit) > 0.001 OR abs(CAST(d.Marge AS DOUBLE) - x.Marge) > 0.001 OR \
         abs(CAST(d.Remise_Appliquee AS DOUBLE) - x.Remise_Appliquee) > 0.001";
     assert_eq!(num(&ctx, q).await, 0.0);
-    assert_eq!(
-        num(&ctx, "SELECT COUNT(*) FROM base_ventes d JOIN Fait_Ventes x ON d.ID_Vente = x.ID_Vente").await,
-        50_000.0
-    );
+    assert_eq!(num(&ctx, "SELECT COUNT(*) FROM base_ventes d JOIN Fait_Ventes x ON d.ID_Vente = x.ID_Vente").await, 50_000.0);
     // Amount sums agree to the cent.
     for c in ["Montant_HT", "Montant_TTC", "Cout_Produit", "Marge", "Remise_Appliquee"] {
         let a = num(&ctx, &format!("SELECT CAST(SUM({c}) AS DOUBLE) FROM base_ventes")).await;

@@ -18,7 +18,9 @@ async fn rows(e: &Engine, sql: &str, semantic: bool) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for b in &batches {
         for r in 0..b.num_rows() {
-            out.push(b.columns().iter().map(|c| if c.is_null(r) { "NULL".into() } else { array_value_to_string(c, r).unwrap_or_default() }).collect());
+            out.push(
+                b.columns().iter().map(|c| if c.is_null(r) { "NULL".into() } else { array_value_to_string(c, r).unwrap_or_default() }).collect(),
+            );
         }
     }
     out
@@ -70,7 +72,8 @@ async fn headline_measures_match_plain_sql() {
     .await;
     assert_close(&got, &want);
     // Returns by the month they were returned in, and by the category of the product sold.
-    let got = rows(&e, "SELECT Categorie, MEASURE(Nb_Retours), MEASURE(Montant_Retours) FROM omnimarket WHERE Annee = 2024 GROUP BY Categorie", true).await;
+    let got =
+        rows(&e, "SELECT Categorie, MEASURE(Nb_Retours), MEASURE(Montant_Retours) FROM omnimarket WHERE Annee = 2024 GROUP BY Categorie", true).await;
     let want = rows(
         &e,
         &format!(
@@ -114,7 +117,8 @@ async fn headline_measures_match_plain_sql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totals_are_exact_to_the_cent_and_stable() {
     let e = engine();
-    let amounts = rows(&e, "SELECT c.Nom_Canal, v.Montant_TTC FROM staging.stg_ventes v JOIN staging.stg_canaux c ON c.ID_Canal = v.ID_Canal", false).await;
+    let amounts =
+        rows(&e, "SELECT c.Nom_Canal, v.Montant_TTC FROM staging.stg_ventes v JOIN staging.stg_canaux c ON c.ID_Canal = v.ID_Canal", false).await;
     let mut cents: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for r in &amounts {
         let x: f64 = r[1].parse().expect("an amount");

@@ -146,7 +146,8 @@ async fn cycles_and_type_errors_are_rejected() {
     let dir = variant("", "", "dax: \"SUM(Fait_Ventes[Quantite])\"", "dax: \"[Marge_Totale] + 1\"");
     // Quantite_Vendue -> Marge_Totale is fine; make Marge_Totale refer back.
     let text = std::fs::read_to_string(dir.path().join("semantic/measures.yaml")).expect("read");
-    std::fs::write(dir.path().join("semantic/measures.yaml"), text.replacen("\"SUM(Fait_Ventes[Marge])\"", "\"[Quantite_Vendue] * 2\"", 1)).expect("write");
+    std::fs::write(dir.path().join("semantic/measures.yaml"), text.replacen("\"SUM(Fait_Ventes[Marge])\"", "\"[Quantite_Vendue] * 2\"", 1))
+        .expect("write");
     let err = bind_error(&dir).await;
     assert!(err.contains("cycle: Quantite_Vendue → Marge_Totale → Quantite_Vendue"), "{err}");
 
@@ -229,7 +230,10 @@ async fn the_model_table_is_in_the_catalog_for_metadata() {
          AND column_name IN ('Annee', 'Nom_Canal', 'CA_Total', 'Nb_Transactions', 'Classe_ABC') ORDER BY column_name",
     )
     .await;
-    assert_rows(&got, &[&["Annee", "Int64"], &["CA_Total", "Float64"], &["Classe_ABC", "Utf8"], &["Nb_Transactions", "Int64"], &["Nom_Canal", "Utf8"]]);
+    assert_rows(
+        &got,
+        &[&["Annee", "Int64"], &["CA_Total", "Float64"], &["Classe_ABC", "Utf8"], &["Nb_Transactions", "Int64"], &["Nom_Canal", "Utf8"]],
+    );
     // A schema probe answers with no row; a plain scan explains how to query the table.
     let df = e.sql("SELECT * FROM semantic.omnimarket LIMIT 0").await.expect("probe plans");
     assert_eq!(df.schema().fields().len(), e.model().attributes.len() + e.model().measures.len());
@@ -292,7 +296,9 @@ async fn inactive_relationships_and_crossfilter_change_the_path() {
     let mut model = load_project(dir.path()).expect("loads");
     let define = |name: &str, dax: &str| omnimarket::model::load::measure_from_dax(name, dax).expect("parses");
     model.measures.push(define("Retours_Date_Vente", "CALCULATE([Nb_Retours], USERELATIONSHIP(Dim_Temps[ID_Date], Fait_Retours[ID_Date_Vente]))"));
-    model.measures.push(define("Retours_Par_La_Vente", "CALCULATE([Nb_Retours], CROSSFILTER(Fait_Retours[ID_Date_Retour], Dim_Temps[ID_Date], NONE))"));
+    model
+        .measures
+        .push(define("Retours_Par_La_Vente", "CALCULATE([Nb_Retours], CROSSFILTER(Fait_Retours[ID_Date_Retour], Dim_Temps[ID_Date], NONE))"));
     model.measures.push(define("Bidirectionnel", "CALCULATE([Nb_Retours], CROSSFILTER(Fait_Retours[ID_Date_Retour], Dim_Temps[ID_Date], BOTH))"));
     let ctx = fixture_context().await;
     for sql in [
@@ -303,7 +309,9 @@ async fn inactive_relationships_and_crossfilter_change_the_path() {
         ctx.sql(sql).await.expect("sql").collect().await.expect("runs");
     }
     let e = Engine::with_context(ctx, model);
-    let got = semantic(&e, "SELECT Annee, MEASURE(Nb_Retours), MEASURE(Retours_Date_Vente), MEASURE(Retours_Par_La_Vente) FROM omnimarket GROUP BY Annee").await;
+    let got =
+        semantic(&e, "SELECT Annee, MEASURE(Nb_Retours), MEASURE(Retours_Date_Vente), MEASURE(Retours_Par_La_Vente) FROM omnimarket GROUP BY Annee")
+            .await;
     assert_rows(&got, &[&["2023", "1", "2", "2"], &["2024", "2", "1", "1"]]);
     // Independently: returns counted by the year of their sale.
     let plain = semantic_fixture::plain(

@@ -211,12 +211,7 @@ async fn run_file(file: &str) {
     }
     runner.shutdown_async().await;
     if !failures.is_empty() {
-        panic!(
-            "{}: {} of {checked} records failed\n\n{}\n",
-            path.display(),
-            failures.len(),
-            failures.join("\n--------\n")
-        );
+        panic!("{}: {} of {checked} records failed\n\n{}\n", path.display(), failures.len(), failures.join("\n--------\n"));
     }
     eprintln!("{}: {checked} records passed", path.display());
 }

@@ -49,10 +49,7 @@ async fn the_calendar_date_is_a_date() {
     let (_t, ctx) = session(&[("Dim_Temps.csv", csv.as_bytes())]);
     assert_eq!(scalar(&ctx, "SELECT arrow_typeof(Date_Complete) FROM staging.stg_temps LIMIT 1").await, "Date32");
     // Date arithmetic works on it (what time intelligence needs): the day after 29 February is 1 March.
-    assert_eq!(
-        scalar(&ctx, "SELECT CAST(Date_Complete + INTERVAL '1 day' AS VARCHAR) FROM staging.stg_temps WHERE ID_Date = 2").await,
-        "2024-03-01"
-    );
+    assert_eq!(scalar(&ctx, "SELECT CAST(Date_Complete + INTERVAL '1 day' AS VARCHAR) FROM staging.stg_temps WHERE ID_Date = 2").await, "2024-03-01");
     assert_eq!(num(&ctx, "SELECT COUNT(*) FROM staging.stg_temps").await, 3.0);
 }
 
@@ -93,7 +90,10 @@ async fn stock_snapshots_keep_orphans_and_value_as_float() {
         num(&ctx, "SELECT COUNT(*) FROM staging.stg_stock s LEFT JOIN staging.stg_produits p USING (ID_Produit) WHERE p.ID_Produit IS NULL").await,
         1.0
     );
-    assert_eq!(scalar(&ctx, "SELECT arrow_typeof(Valeur_Stock) || ' ' || arrow_typeof(Date_Snapshot) FROM staging.stg_stock LIMIT 1").await, "Float64 Date32");
+    assert_eq!(
+        scalar(&ctx, "SELECT arrow_typeof(Valeur_Stock) || ' ' || arrow_typeof(Date_Snapshot) FROM staging.stg_stock LIMIT 1").await,
+        "Float64 Date32"
+    );
     assert_eq!(num(&ctx, "SELECT SUM(Valeur_Stock) FROM staging.stg_stock").await, 150.5);
 }
 
@@ -159,6 +159,12 @@ async fn on_the_default_data_every_dimension_model_is_whole_and_keyed() {
         .await,
         0.0
     );
-    assert_eq!(num(&ctx, "SELECT COUNT(*) FROM staging.stg_ventes v JOIN staging.stg_promotions p USING (ID_Promotion) WHERE p.Code_Promo = 'Sans promotion'").await,
-        num(&ctx, "SELECT COUNT(*) FROM staging.stg_ventes WHERE ID_Promotion = 5").await);
+    assert_eq!(
+        num(
+            &ctx,
+            "SELECT COUNT(*) FROM staging.stg_ventes v JOIN staging.stg_promotions p USING (ID_Promotion) WHERE p.Code_Promo = 'Sans promotion'"
+        )
+        .await,
+        num(&ctx, "SELECT COUNT(*) FROM staging.stg_ventes WHERE ID_Promotion = 5").await
+    );
 }

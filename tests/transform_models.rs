@@ -12,7 +12,8 @@ async fn duplicates_are_merged_and_blanks_replaced() {
     assert_eq!(num(&ctx, "SELECT COUNT(DISTINCT Email) FROM staging.stg_clients").await, 5_000.0);
     // The survivor is the lowest ID of each person.
     assert_eq!(
-        num(&ctx, "SELECT COUNT(*) FROM staging.stg_clients s JOIN raw.Dim_Client c ON lower(trim(c.Email)) = s.Email AND c.ID_Client < s.ID_Client").await,
+        num(&ctx, "SELECT COUNT(*) FROM staging.stg_clients s JOIN raw.Dim_Client c ON lower(trim(c.Email)) = s.Email AND c.ID_Client < s.ID_Client")
+            .await,
         0.0
     );
     assert_eq!(num(&ctx, "SELECT COUNT(*) FROM staging.stg_clients WHERE Ville = 'Ville inconnue'").await, 100.0);
@@ -41,7 +42,8 @@ async fn sales_keep_orphans_drop_null_amounts_and_follow_the_survivor() {
     assert_eq!(num(&ctx, "SELECT COUNT(*) FROM staging.stg_ventes").await, 50_000.0 - 25.0);
     // Orphans are kept.
     assert_eq!(
-        num(&ctx, "SELECT COUNT(*) FROM staging.stg_ventes v LEFT JOIN staging.stg_clients c ON v.ID_Client = c.ID_Client WHERE c.ID_Client IS NULL").await,
+        num(&ctx, "SELECT COUNT(*) FROM staging.stg_ventes v LEFT JOIN staging.stg_clients c ON v.ID_Client = c.ID_Client WHERE c.ID_Client IS NULL")
+            .await,
         50.0
     );
     // No sale points at a merged duplicate any more, and each survivor has its duplicates' sales.

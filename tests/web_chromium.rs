@@ -88,7 +88,8 @@ async fn pages_in_headless_chromium() {
     let results = tokio::task::spawn_blocking(move || {
         // The detector must see a console error when there is one.
         let control = control_dir.join("control.html");
-        std::fs::write(&control, "<!DOCTYPE html><html><body><script>console.error('deliberate control error')</script></body></html>").expect("control page");
+        std::fs::write(&control, "<!DOCTYPE html><html><body><script>console.error('deliberate control error')</script></body></html>")
+            .expect("control page");
         let run = chromium(&bin2, &prof, &format!("file://{}", control.display()), "--dump-dom");
         assert!(!run.console_errors().is_empty(), "the console-error detection sees nothing on a page that logs one:\n{}", run.stderr);
 

@@ -94,7 +94,9 @@ async fn slicers_filter_every_visual() {
     let donut = &donut[..donut.find("</section>").expect("end")];
     assert!(donut.contains("Web") && !donut.contains("Magasin"), "{donut}");
     // Two values of one slicer are an IN; a category and a segment reach the other pages.
-    for path in ["/executive?Nom_Canal=Web&Nom_Canal=Mobile", "/produits?Categorie=Mode", "/clients?Segment_RFM=Gold", "/retours?Code_Promo=RAMADAN20"] {
+    for path in
+        ["/executive?Nom_Canal=Web&Nom_Canal=Mobile", "/produits?Categorie=Mode", "/clients?Segment_RFM=Gold", "/retours?Code_Promo=RAMADAN20"]
+    {
         let r = get(s.addr, path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text());
         assert!(!r.text().contains("class=\"error\""), "{path}:\n{}", r.text());
@@ -114,17 +116,22 @@ fn report_writes_self_contained_pages() {
     for f in ["index.html", "executive.html", "clients.html", "produits.html", "retours.html", "trafic.html"] {
         let html = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(html.starts_with("<!DOCTYPE html>"), "{f}");
-        assert!(!html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("href=\"/"), "{f} must be self-contained");
+        assert!(
+            !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("href=\"/"),
+            "{f} must be self-contained"
+        );
         assert!(!html.contains("class=\"error\""), "{f}");
         assert!(stdout.contains(f), "{stdout}");
     }
     let exec = std::fs::read_to_string(dir.join("executive.html")).expect("executive");
     assert!(exec.contains("href=\"clients.html\"") && exec.contains("<svg") && !exec.contains("<form"), "static links, charts, no form");
     // A slicer baked in, and a bad one refused.
-    let (code, _, stderr) = common::run(&["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--filter", "Annee=2023"], out.path());
+    let (code, _, stderr) =
+        common::run(&["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--filter", "Annee=2023"], out.path());
     assert_eq!(code, 0, "{stderr}");
     assert!(std::fs::read_to_string(dir.join("executive.html")).expect("executive").contains("Année = 2023"));
-    let (code, _, stderr) = common::run(&["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--filter", "Annee=1900"], out.path());
+    let (code, _, stderr) =
+        common::run(&["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--filter", "Annee=1900"], out.path());
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("1900"), "{stderr}");
 }

@@ -121,9 +121,7 @@ async fn dns_rebinding_is_refused() {
 
     // A deployment behind a DNS name lists it.
     let web = Web::new(engine(), dashboards(), Arc::new(Authenticator::none())).with_allowed_hosts(vec!["bi.example.com".into()]);
-    let running = omnimarket::web::start(Arc::new(web), "127.0.0.1:0".parse().expect("addr"), None, std::future::pending())
-        .await
-        .expect("starts");
+    let running = omnimarket::web::start(Arc::new(web), "127.0.0.1:0".parse().expect("addr"), None, std::future::pending()).await.expect("starts");
     let r = request(running.addr, "GET", "/api/model", &[("Host", "bi.example.com"), ("Origin", "https://bi.example.com")], b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = request(running.addr, "GET", "/api/model", &[("Host", "evil.example")], b"").await;
@@ -239,9 +237,9 @@ async fn repeated_failed_logins_are_throttled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_self_signed_certificate() {
-    use tokio_rustls::rustls;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls;
 
     let dir = tempfile::tempdir().expect("tmp");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));

@@ -105,10 +105,7 @@ impl LoginLimiter {
 
     /// Keys currently tracked (address table, user table): for the tests that check the tables stay bounded.
     pub fn sizes(&self) -> (usize, usize) {
-        (
-            self.by_addr.lock().unwrap_or_else(|p| p.into_inner()).entries.len(),
-            self.by_user.lock().unwrap_or_else(|p| p.into_inner()).entries.len(),
-        )
+        (self.by_addr.lock().unwrap_or_else(|p| p.into_inner()).entries.len(), self.by_user.lock().unwrap_or_else(|p| p.into_inner()).entries.len())
     }
 }
 

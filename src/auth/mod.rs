@@ -17,13 +17,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
-use argon2::Argon2;
 use base64::Engine as _;
 use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 
 /// Base64 for Basic credentials, padding optional: Go's Flight client (under ADBC) sends them unpadded.
 const BASIC: GeneralPurpose =
@@ -166,10 +166,7 @@ fn check_name(name: &str) -> Result<(), UsersFileError> {
 /// An argon2id hash of `password` with a fresh random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, UsersFileError> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| UsersFileError::Hash(e.to_string()))
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| UsersFileError::Hash(e.to_string()))
 }
 
 /// Adds or replaces `name` in the users file (created if missing), keeping every other line as it was.

@@ -50,7 +50,9 @@ fn print_table(r: &Report) {
         for t in &m.tests {
             let verdict = match (t.passed, t.severity) {
                 (true, _) => "pass".to_string(),
-                (false, s) => format!("FAIL ({} rows, {})", t.failing_rows, if s == crate::transform::quality::Severity::Error { "error" } else { "warn" }),
+                (false, s) => {
+                    format!("FAIL ({} rows, {})", t.failing_rows, if s == crate::transform::quality::Severity::Error { "error" } else { "warn" })
+                }
             };
             println!("  test  {:<58} {verdict}", t.test);
         }

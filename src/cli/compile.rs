@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::{ProjectArgs, describe_error, runtime};
 use crate::engine::Engine;
-use crate::query::pretty_sql;
 use crate::project::{Project, default_data_dir};
+use crate::query::pretty_sql;
 
 #[derive(Debug, Args)]
 pub struct CompileArgs {

@@ -1,6 +1,5 @@
 //! Error text for the command line: suggestions on top of [`crate::errors::describe_error`].
 
-
 use crate::suggest::did_you_mean;
 
 /// Add "did you mean" to DataFusion's "table 'x.y.Name' not found".

@@ -48,13 +48,7 @@ fn print_summary(dir: &Path, s: &GenerateSummary) {
     for (name, rows, bytes) in &s.files {
         println!("{name:<26} {rows:>12} {bytes:>14}");
     }
-    println!(
-        "wrote {} files ({:.1} MB) to {} in {:.2} s",
-        s.files.len(),
-        total as f64 / 1e6,
-        dir.display(),
-        s.elapsed.as_secs_f64()
-    );
+    println!("wrote {} files ({:.1} MB) to {} in {:.2} s", s.files.len(), total as f64 / 1e6, dir.display(), s.elapsed.as_secs_f64());
 }
 
 /// The data directory to query: the one given, or `./data`, generated with the defaults when it is missing so

@@ -3,16 +3,16 @@
 
 mod check;
 mod compile;
-mod model;
 mod errors;
 mod generate;
+mod model;
 mod output;
 mod progress;
 mod query;
-mod serve;
-mod shell;
 mod refresh;
 mod report;
+mod serve;
+mod shell;
 mod validate;
 
 use std::path::PathBuf;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::output::{OutputFormat, write_batches};
 use super::errors::with_table_suggestion;
+use super::output::{OutputFormat, write_batches};
 use super::{ProjectArgs, describe_error, runtime};
 use crate::engine::Engine;
 use crate::project::{Project, default_data_dir};

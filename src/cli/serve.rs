@@ -85,9 +85,9 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 
 /// Half of the machine's memory (from /proc/meminfo), or 4 GiB where that cannot be read.
 fn default_memory_limit() -> usize {
-    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
-    });
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok()));
     total_kib.map(|k| k * 1024 / 2).unwrap_or(4 << 30)
 }
 

@@ -6,19 +6,48 @@ pub enum Expr {
     Number(f64),
     Text(String),
     /// `[Measure]`
-    Measure { name: String, at: usize },
+    Measure {
+        name: String,
+        at: usize,
+    },
     /// `Table[Column]` or `'Table'[Column]`
-    Column { table: String, column: String, at: usize },
+    Column {
+        table: String,
+        column: String,
+        at: usize,
+    },
     /// A bare name: a VAR, TRUE/FALSE written without parentheses, or a keyword argument such as DESC or MONTH.
-    Name { name: String, at: usize },
-    Unary { op: UnaryOp, expr: Box<Expr>, at: usize },
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr>, at: usize },
+    Name {
+        name: String,
+        at: usize,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+        at: usize,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        at: usize,
+    },
     /// A function call; an omitted argument (`RANKX(t, e, , DESC)`) is `None`.
-    Call { name: String, args: Vec<Option<Expr>>, at: usize },
+    Call {
+        name: String,
+        args: Vec<Option<Expr>>,
+        at: usize,
+    },
     /// `VAR a = ... VAR b = ... RETURN body`
-    Let { vars: Vec<(String, Expr, usize)>, body: Box<Expr> },
+    Let {
+        vars: Vec<(String, Expr, usize)>,
+        body: Box<Expr>,
+    },
     /// A table constructor `{ "Web", "Mobile" }` (one column; rows of several values are refused by the binder).
-    Table { rows: Vec<Vec<Expr>>, at: usize },
+    Table {
+        rows: Vec<Vec<Expr>>,
+        at: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

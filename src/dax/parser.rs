@@ -80,10 +80,7 @@ impl<'a> Lexer<'a> {
             let len = rest.find(|ch: char| !(ch.is_ascii_digit() || ch == '.')).unwrap_or(rest.len());
             let text = &rest[..len];
             self.pos += len;
-            return text
-                .parse()
-                .map(Tok::Number)
-                .map_err(|_| ParseError { at, message: format!("`{text}` is not a number") });
+            return text.parse().map(Tok::Number).map_err(|_| ParseError { at, message: format!("`{text}` is not a number") });
         }
         if c == '"' {
             // DAX doubles a quote inside a string: "say ""hi""".
@@ -293,7 +290,9 @@ impl Parser {
             }
             chain += 1;
             if self.depth + chain > MAX_DEPTH {
-                return Err(self.error(format!("the expression is nested more than {MAX_DEPTH} levels deep (a chain of operators counts one level per operator)")));
+                return Err(self.error(format!(
+                    "the expression is nested more than {MAX_DEPTH} levels deep (a chain of operators counts one level per operator)"
+                )));
             }
             let at = self.at();
             self.bump();

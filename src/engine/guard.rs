@@ -65,8 +65,7 @@ pub fn check(sql: &str) -> Result<(), DataFusionError> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(refuse(Refusal::TooLong(sql.len())));
     }
-    let statements: VecDeque<DFStatement> =
-        DFParserBuilder::new(sql).with_recursion_limit(PARSER_RECURSION_LIMIT).build()?.parse_statements()?;
+    let statements: VecDeque<DFStatement> = DFParserBuilder::new(sql).with_recursion_limit(PARSER_RECURSION_LIMIT).build()?.parse_statements()?;
     if statements.len() > 1 {
         return Err(refuse(Refusal::Several(statements.len())));
     }

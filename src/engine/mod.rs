@@ -29,9 +29,9 @@ use crate::lowering::{BoundModel, bind_model as bind};
 use crate::model::load::load_project;
 use crate::model::{Model, ModelError};
 use crate::project::{Project, ProjectError};
-use crate::query::plan::compile;
 use crate::query::Predicate;
 use crate::query::catalog::SemanticSchema;
+use crate::query::plan::compile;
 use crate::query::surface::SEMANTIC_SCHEMA;
 use crate::query::surface::{is_model_table, rewrite_with_filters};
 use crate::sources::RawSchema;
@@ -102,9 +102,8 @@ impl Engine {
     /// Registers the `semantic` schema (the model table, for metadata) in the `omnimarket` catalog, and makes
     /// joins yield (see [`cooperative`]) in the session user queries are planned from.
     fn with_semantic_schema(mut self) -> Self {
-        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
-            .with_physical_optimizer_rule(Arc::new(cooperative::YieldInsideJoins))
-            .build();
+        let state =
+            SessionStateBuilder::new_from_existing(self.ctx.state()).with_physical_optimizer_rule(Arc::new(cooperative::YieldInsideJoins)).build();
         self.ctx = SessionContext::new_with_state(state);
         crate::query::udf::register(&self.ctx);
         if let Some(catalog) = self.ctx.catalog(crate::project::CATALOG) {

@@ -8,18 +8,18 @@
 
 use std::sync::Arc;
 
+use arrow_flight::error::FlightError;
 use arrow_flight::sql::metadata::{
-    GetCatalogsBuilder, GetDbSchemasBuilder, GetTablesBuilder, SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo,
-    XdbcTypeInfoData, XdbcTypeInfoDataBuilder,
+    GetCatalogsBuilder, GetDbSchemasBuilder, GetTablesBuilder, SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo, XdbcTypeInfoData,
+    XdbcTypeInfoDataBuilder,
 };
 use arrow_flight::sql::{
-    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetTables,
-    Nullable, Searchable, SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity, XdbcDataType,
+    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetTables, Nullable,
+    Searchable, SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity, XdbcDataType,
 };
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray, UInt8Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow_flight::error::FlightError;
 use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
@@ -92,8 +92,7 @@ pub struct TableFilter {
 
 impl TableFilter {
     pub fn matches_schema(&self, catalog: &str, schema: &str) -> bool {
-        self.catalog.as_deref().is_none_or(|c| c == catalog)
-            && self.schema_pattern.as_deref().is_none_or(|p| like(p, schema))
+        self.catalog.as_deref().is_none_or(|c| c == catalog) && self.schema_pattern.as_deref().is_none_or(|p| like(p, schema))
     }
     pub fn matches(&self, catalog: &str, schema: &str, table: &str) -> bool {
         self.matches_schema(catalog, schema) && self.table_pattern.as_deref().is_none_or(|p| like(p, table))
@@ -169,13 +168,7 @@ impl MetadataSource for CatalogSource {
                 } else {
                     ("TABLE", None)
                 };
-                out.push(TableMeta {
-                    catalog: catalog.clone(),
-                    schema: schema_name.clone(),
-                    name,
-                    table_type: table_type.into(),
-                    arrow_schema,
-                });
+                out.push(TableMeta { catalog: catalog.clone(), schema: schema_name.clone(), name, table_type: table_type.into(), arrow_schema });
             }
         }
         Ok(out)
@@ -306,8 +299,7 @@ impl Metadata {
         let empty = Schema::empty();
         for t in tables {
             let schema = t.arrow_schema.as_deref().map(super::results::plain_schema);
-            b.append(&t.catalog, &t.schema, &t.name, &t.table_type, schema.as_ref().unwrap_or(&empty))
-                .map_err(TablesError::Arrow)?;
+            b.append(&t.catalog, &t.schema, &t.name, &t.table_type, schema.as_ref().unwrap_or(&empty)).map_err(TablesError::Arrow)?;
         }
         b.build().map_err(TablesError::Arrow)
     }
@@ -322,9 +314,7 @@ impl Metadata {
 
     pub fn primary_keys_batch(&self, q: &CommandGetPrimaryKeys) -> Result<RecordBatch, FlightError> {
         let keep = |t: &TableRef| {
-            q.catalog.as_deref().is_none_or(|c| c == t.catalog)
-                && q.db_schema.as_deref().is_none_or(|s| s == t.schema)
-                && t.table == q.table
+            q.catalog.as_deref().is_none_or(|c| c == t.catalog) && q.db_schema.as_deref().is_none_or(|s| s == t.schema) && t.table == q.table
         };
         let mut rows: Vec<(TableRef, Option<String>, String, i32)> = Vec::new();
         for pk in self.primary_keys().into_iter().filter(|pk| keep(&pk.table)) {
@@ -373,9 +363,7 @@ impl Metadata {
             }
         }
         type Row<'a> = (&'a ForeignKey, &'a str, &'a str, i32);
-        let text = |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef {
-            Arc::new(StringArray::from_iter(rows.iter().map(f)))
-        };
+        let text = |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from_iter(rows.iter().map(f))) };
         // 3 = NO ACTION: the model is read-only, nothing cascades.
         let no_action = || -> ArrayRef { Arc::new(UInt8Array::from_iter_values(rows.iter().map(|_| 3u8))) };
         let columns: Vec<ArrayRef> = vec![
@@ -484,14 +472,8 @@ pub fn sql_info() -> Result<SqlInfoData, FlightError> {
     b.append(SqlInfo::SqlSelectForUpdateSupported, false);
     b.append(SqlInfo::SqlStoredProceduresSupported, false);
     b.append(SqlInfo::SqlCorrelatedSubqueriesSupported, true);
-    b.append(
-        SqlInfo::SqlKeywords,
-        &["ABS", "APPROX_DISTINCT", "ARRAY_AGG", "DATE_TRUNC", "EXPLAIN", "FIRST_VALUE", "ILIKE", "MEASURE"][..],
-    );
-    b.append(
-        SqlInfo::SqlNumericFunctions,
-        &["abs", "ceil", "exp", "floor", "ln", "log", "power", "round", "sqrt", "trunc"][..],
-    );
+    b.append(SqlInfo::SqlKeywords, &["ABS", "APPROX_DISTINCT", "ARRAY_AGG", "DATE_TRUNC", "EXPLAIN", "FIRST_VALUE", "ILIKE", "MEASURE"][..]);
+    b.append(SqlInfo::SqlNumericFunctions, &["abs", "ceil", "exp", "floor", "ln", "log", "power", "round", "sqrt", "trunc"][..]);
     b.append(
         SqlInfo::SqlStringFunctions,
         &["concat", "initcap", "length", "lower", "lpad", "ltrim", "replace", "rpad", "rtrim", "substr", "trim", "upper"][..],
@@ -507,28 +489,27 @@ pub fn sql_info() -> Result<SqlInfoData, FlightError> {
 /// GetXdbcTypeInfo: the SQL types a result can hold, for drivers that map them to JDBC/ODBC types.
 pub fn xdbc_type_info() -> Result<XdbcTypeInfoData, FlightError> {
     let mut b = XdbcTypeInfoDataBuilder::new();
-    let ty = |name: &str, t: XdbcDataType, size: Option<i32>, prefix: Option<&str>, searchable: Searchable| {
-        XdbcTypeInfo {
-            type_name: name.into(),
-            data_type: t,
-            column_size: size,
-            literal_prefix: prefix.map(Into::into),
-            literal_suffix: prefix.map(Into::into),
-            create_params: None,
-            nullable: Nullable::NullabilityNullable,
-            case_sensitive: matches!(t, XdbcDataType::XdbcVarchar),
-            searchable,
-            unsigned_attribute: matches!(t, XdbcDataType::XdbcInteger | XdbcDataType::XdbcBigint | XdbcDataType::XdbcDouble | XdbcDataType::XdbcDecimal).then_some(false),
-            fixed_prec_scale: matches!(t, XdbcDataType::XdbcDecimal),
-            auto_increment: Some(false),
-            local_type_name: Some(name.into()),
-            minimum_scale: None,
-            maximum_scale: None,
-            sql_data_type: t,
-            datetime_subcode: None,
-            num_prec_radix: matches!(t, XdbcDataType::XdbcInteger | XdbcDataType::XdbcBigint | XdbcDataType::XdbcDecimal).then_some(10),
-            interval_precision: None,
-        }
+    let ty = |name: &str, t: XdbcDataType, size: Option<i32>, prefix: Option<&str>, searchable: Searchable| XdbcTypeInfo {
+        type_name: name.into(),
+        data_type: t,
+        column_size: size,
+        literal_prefix: prefix.map(Into::into),
+        literal_suffix: prefix.map(Into::into),
+        create_params: None,
+        nullable: Nullable::NullabilityNullable,
+        case_sensitive: matches!(t, XdbcDataType::XdbcVarchar),
+        searchable,
+        unsigned_attribute: matches!(t, XdbcDataType::XdbcInteger | XdbcDataType::XdbcBigint | XdbcDataType::XdbcDouble | XdbcDataType::XdbcDecimal)
+            .then_some(false),
+        fixed_prec_scale: matches!(t, XdbcDataType::XdbcDecimal),
+        auto_increment: Some(false),
+        local_type_name: Some(name.into()),
+        minimum_scale: None,
+        maximum_scale: None,
+        sql_data_type: t,
+        datetime_subcode: None,
+        num_prec_radix: matches!(t, XdbcDataType::XdbcInteger | XdbcDataType::XdbcBigint | XdbcDataType::XdbcDecimal).then_some(10),
+        interval_precision: None,
     };
     use Searchable::{Basic, Full};
     use XdbcDataType as X;

@@ -3,7 +3,6 @@
 //! [`service`], statement handles in [`prepared`], metadata in [`metadata`], results on the wire in
 //! [`results`], authentication in [`auth`] and TLS in [`tls`].
 
-
 pub mod connections;
 pub mod metadata;
 pub mod prepared;
@@ -21,8 +20,8 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::engine::Engine;
 pub use crate::auth::{self, Authenticator};
+use crate::engine::Engine;
 pub use metadata::{CatalogSource, Metadata, MetadataSource};
 pub use results::ActiveQueries;
 pub use tls::TlsFiles;
@@ -96,26 +95,14 @@ pub fn engine_metadata(engine: &Engine) -> Metadata {
 
 /// Binds `config.addr` (port 0 picks a free port: see [`RunningServer::addr`]) and serves until `shutdown`
 /// resolves or [`RunningServer::stop`] is called.
-pub async fn start(
-    engine: Engine,
-    config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<RunningServer, ServeError> {
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
+pub async fn start(engine: Engine, config: ServerConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<RunningServer, ServeError> {
+    let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|source| ServeError::Bind { addr: config.addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.addr, source })?;
-    let incoming = connections::within_caps(
-        TcpIncoming::from(listener).with_nodelay(Some(true)),
-        Arc::new(connections::OpenConnections::default()),
-    );
+    let incoming = connections::within_caps(TcpIncoming::from(listener).with_nodelay(Some(true)), Arc::new(connections::OpenConnections::default()));
     let active = ActiveQueries::default();
     let metadata = engine_metadata(&engine);
-    let service = service::OmniFlightSql::new(engine, config.auth, metadata, active.clone())
-        .map_err(|e| ServeError::Internal(e.to_string()))?;
-    let svc = FlightServiceServer::new(service)
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let service = service::OmniFlightSql::new(engine, config.auth, metadata, active.clone()).map_err(|e| ServeError::Internal(e.to_string()))?;
+    let svc = FlightServiceServer::new(service).max_decoding_message_size(MAX_MESSAGE_SIZE).max_encoding_message_size(MAX_MESSAGE_SIZE);
     // A client that vanishes without closing (a laptop closed mid-query) is noticed by HTTP/2 pings, and its
     // streams dropped, which cancels their queries. Streams per connection and header sizes are bounded so
     // one connection cannot hold the server's memory or its query threads.

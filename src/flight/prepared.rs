@@ -69,9 +69,7 @@ impl StatementHandle {
             }
         };
         let mut out = MAGIC.to_vec();
-        HandleProto { sql: self.sql.clone(), params }
-            .encode(&mut out)
-            .map_err(|e| HandleError::Damaged(e.to_string()))?;
+        HandleProto { sql: self.sql.clone(), params }.encode(&mut out).map_err(|e| HandleError::Damaged(e.to_string()))?;
         Ok(out)
     }
 
@@ -113,9 +111,9 @@ pub fn bind(df: DataFrame, params: Option<&RecordBatch>) -> Result<Vec<DataFrame
             let id = format!("${}", i + 1);
             let value = ScalarValue::try_from_array(column, row).map_err(BindError::Engine)?;
             let value = match expected.get(&id) {
-                Some(Some(t)) if t != &value.data_type() => value
-                    .cast_to(t)
-                    .map_err(|_| BindError::Handle(HandleError::ParamType { id, from: value.data_type(), to: t.clone() }))?,
+                Some(Some(t)) if t != &value.data_type() => {
+                    value.cast_to(t).map_err(|_| BindError::Handle(HandleError::ParamType { id, from: value.data_type(), to: t.clone() }))?
+                }
                 _ => value,
             };
             values.push(value);
@@ -137,16 +135,10 @@ pub enum BindError {
 /// planner could not tell, the most forgiving type for a driver to bind).
 pub fn parameter_schema(df: &DataFrame) -> Result<Schema, datafusion::error::DataFusionError> {
     let types = df.logical_plan().get_parameter_types()?;
-    let mut ids: Vec<(usize, String, Option<DataType>)> = types
-        .into_iter()
-        .map(|(id, t)| (id.trim_start_matches('$').parse::<usize>().unwrap_or(usize::MAX), id, t))
-        .collect();
+    let mut ids: Vec<(usize, String, Option<DataType>)> =
+        types.into_iter().map(|(id, t)| (id.trim_start_matches('$').parse::<usize>().unwrap_or(usize::MAX), id, t)).collect();
     ids.sort();
-    Ok(Schema::new(
-        ids.into_iter()
-            .map(|(_, id, t)| Arc::new(Field::new(id, t.unwrap_or(DataType::Utf8), true)))
-            .collect::<Vec<_>>(),
-    ))
+    Ok(Schema::new(ids.into_iter().map(|(_, id, t)| Arc::new(Field::new(id, t.unwrap_or(DataType::Utf8), true))).collect::<Vec<_>>()))
 }
 
 /// Numbers JDBC/ODBC-style `?` placeholders as `$1, $2, ...` (the form DataFusion binds by position), leaving
@@ -211,11 +203,8 @@ mod tests {
     #[test]
     fn handles_round_trip_with_params() {
         let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, true), Field::new("b", DataType::Utf8, true)]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(StringArray::from(vec!["x", "y"]))],
-        )
-        .expect("batch");
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![1, 2])), Arc::new(StringArray::from(vec!["x", "y"]))])
+            .expect("batch");
         let h = StatementHandle::new("SELECT $1, $2").with_params(schema, std::slice::from_ref(&batch)).expect("bind");
         let back = StatementHandle::decode(&h.encode().expect("encode")).expect("decode");
         assert_eq!(back.sql, "SELECT $1, $2");

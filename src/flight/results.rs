@@ -92,22 +92,15 @@ pub fn stream_frames(engine: &Engine, frames: Vec<DataFrame>, schema: SchemaRef,
     let target = schema.clone();
     let engine = engine.clone();
     // Each frame runs on the query runtime (see `Engine::execute`); this side only encodes.
-    let batches = futures::stream::iter(frames)
-        .map(move |df| engine.execute(df))
-        .flatten()
-        .map(move |r| match r {
-            Ok(b) => to_plain(b, &target).map_err(FlightError::Arrow),
-            Err(e) => Err(FlightError::Tonic(Box::new(status_from_df(&e)))),
-        });
-    let data = FlightDataEncoderBuilder::new()
-        .with_schema(schema)
-        .with_max_flight_data_size(MAX_FLIGHT_DATA_SIZE)
-        .build(batches)
-        .map(move |r| {
-            // The guard lives as long as the stream: the query counts as active until it is dropped.
-            let _ = &guard;
-            r.map_err(Status::from)
-        });
+    let batches = futures::stream::iter(frames).map(move |df| engine.execute(df)).flatten().map(move |r| match r {
+        Ok(b) => to_plain(b, &target).map_err(FlightError::Arrow),
+        Err(e) => Err(FlightError::Tonic(Box::new(status_from_df(&e)))),
+    });
+    let data = FlightDataEncoderBuilder::new().with_schema(schema).with_max_flight_data_size(MAX_FLIGHT_DATA_SIZE).build(batches).map(move |r| {
+        // The guard lives as long as the stream: the query counts as active until it is dropped.
+        let _ = &guard;
+        r.map_err(Status::from)
+    });
     Box::pin(data)
 }
 
@@ -127,14 +120,10 @@ pub fn status_from_df(e: &DataFusionError) -> Status {
         None => {}
     }
     match e.find_root() {
-        DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => {
-            Status::invalid_argument(message)
-        }
+        DataFusionError::SQL(..) | DataFusionError::Plan(..) | DataFusionError::SchemaError(..) => Status::invalid_argument(message),
         DataFusionError::NotImplemented(..) => Status::unimplemented(message),
         DataFusionError::ResourcesExhausted(..) => Status::resource_exhausted(message),
-        DataFusionError::External(inner)
-            if inner.is::<crate::sources::SourceError>() || inner.is::<crate::transform::TransformError>() =>
-        {
+        DataFusionError::External(inner) if inner.is::<crate::sources::SourceError>() || inner.is::<crate::transform::TransformError>() => {
             Status::failed_precondition(message)
         }
         _ => Status::internal(message),

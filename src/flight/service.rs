@@ -12,15 +12,13 @@ use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, XdbcTypeInfoData};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
-    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
-    CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
-    CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult,
-    ProstMessageExt, SqlInfo, TicketStatementQuery,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, CommandGetCatalogs,
+    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo,
+    CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandStatementQuery,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, ActionType, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
-    SchemaAsIpc, Ticket,
+    Action, ActionType, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -33,11 +31,11 @@ use prost::Message;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::COMPILE_ACTION;
 use super::auth::{AuthError, Authenticator};
 use super::metadata::{Metadata, foreign_keys_schema, primary_keys_schema};
 use super::prepared::{BindError, HandleError, StatementHandle, bind, number_placeholders, parameter_schema};
 use super::results::{ActiveQueries, FlightDataStream, MAX_FLIGHT_DATA_SIZE, plain_schema, status_from_df, stream_frames};
-use super::COMPILE_ACTION;
 use crate::engine::Engine;
 
 pub struct OmniFlightSql {
@@ -51,14 +49,7 @@ pub struct OmniFlightSql {
 
 impl OmniFlightSql {
     pub fn new(engine: Engine, auth: Arc<Authenticator>, metadata: Metadata, active: ActiveQueries) -> Result<Self, FlightError> {
-        Ok(OmniFlightSql {
-            engine,
-            auth,
-            metadata,
-            sql_info: super::metadata::sql_info()?,
-            xdbc: super::metadata::xdbc_type_info()?,
-            active,
-        })
+        Ok(OmniFlightSql { engine, auth, metadata, sql_info: super::metadata::sql_info()?, xdbc: super::metadata::xdbc_type_info()?, active })
     }
 
     /// Checks the caller's token (or basic credentials, for a client that skips the Handshake: a throttled
@@ -107,10 +98,7 @@ impl OmniFlightSql {
 fn authorization(metadata: &MetadataMap) -> Result<Option<String>, Status> {
     match metadata.get("authorization") {
         None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .map(|s| Some(s.to_string()))
-            .map_err(|_| Status::unauthenticated("the authorization header is not ASCII text")),
+        Some(v) => v.to_str().map(|s| Some(s.to_string())).map_err(|_| Status::unauthenticated("the authorization header is not ASCII text")),
     }
 }
 
@@ -143,11 +131,7 @@ fn with_table_suggestion(message: &str, tables: &[String]) -> String {
 /// A FlightInfo whose one endpoint's ticket is the command itself: the metadata calls are answered in DoGet.
 fn info(cmd: impl ProstMessageExt, schema: &Schema, descriptor: FlightDescriptor) -> Result<Response<FlightInfo>, Status> {
     let endpoint = FlightEndpoint::new().with_ticket(Ticket::new(cmd.as_any().encode_to_vec()));
-    let info = FlightInfo::new()
-        .try_with_schema(schema)
-        .map_err(arrow_status)?
-        .with_endpoint(endpoint)
-        .with_descriptor(descriptor);
+    let info = FlightInfo::new().try_with_schema(schema).map_err(arrow_status)?.with_endpoint(endpoint).with_descriptor(descriptor);
     Ok(Response::new(info))
 }
 
@@ -181,8 +165,7 @@ impl FlightSqlService for OmniFlightSql {
         let reply = HandshakeResponse { protocol_version: 0, payload: payload.into_bytes().into() };
         let mut response: Response<HandshakeStream> = Response::new(Box::pin(futures::stream::iter([Ok(reply)])));
         if let Some(token) = token {
-            let value = MetadataValue::try_from(format!("Bearer {token}"))
-                .map_err(|_| Status::internal("cannot write the token header"))?;
+            let value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| Status::internal("cannot write the token header"))?;
             response.metadata_mut().insert("authorization", value);
         }
         Ok(response)
@@ -227,11 +210,7 @@ impl FlightSqlService for OmniFlightSql {
         let dataset_schema = schema_bytes(&plain_schema(df.schema().as_arrow()))?;
         let parameter_schema = schema_bytes(&parameter_schema(&df).map_err(|e| self.sql_status(&e))?)?;
         let handle = StatementHandle::new(sql).encode().map_err(handle_status)?;
-        Ok(ActionCreatePreparedStatementResult {
-            prepared_statement_handle: handle.into(),
-            dataset_schema,
-            parameter_schema,
-        })
+        Ok(ActionCreatePreparedStatementResult { prepared_statement_handle: handle.into(), dataset_schema, parameter_schema })
     }
 
     async fn do_put_prepared_statement_query(
@@ -241,9 +220,7 @@ impl FlightSqlService for OmniFlightSql {
     ) -> Result<DoPutPreparedStatementResult, Status> {
         self.authorize(&request).await?;
         let handle = StatementHandle::decode(&query.prepared_statement_handle).map_err(handle_status)?;
-        let mut batches = FlightRecordBatchStream::new_from_flight_data(
-            request.into_inner().map_err(|s| FlightError::Tonic(Box::new(s))),
-        );
+        let mut batches = FlightRecordBatchStream::new_from_flight_data(request.into_inner().map_err(|s| FlightError::Tonic(Box::new(s))));
         let mut received = Vec::new();
         while let Some(batch) = batches.next().await {
             let batch = batch.map_err(|e| Status::invalid_argument(format!("cannot read the parameters: {e}")))?;
@@ -282,11 +259,7 @@ impl FlightSqlService for OmniFlightSql {
         Ok(self.stream(frames, schema))
     }
 
-    async fn do_action_close_prepared_statement(
-        &self,
-        _query: ActionClosePreparedStatementRequest,
-        request: Request<Action>,
-    ) -> Result<(), Status> {
+    async fn do_action_close_prepared_statement(&self, _query: ActionClosePreparedStatementRequest, request: Request<Action>) -> Result<(), Status> {
         // Stateless handles: nothing to free.
         self.authorize(&request).await?;
         Ok(())
@@ -294,11 +267,7 @@ impl FlightSqlService for OmniFlightSql {
 
     // ---- metadata ----
 
-    async fn get_flight_info_sql_info(
-        &self,
-        query: CommandGetSqlInfo,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_sql_info(&self, query: CommandGetSqlInfo, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authorize(&request).await?;
         let schema = query.clone().into_builder(&self.sql_info).schema();
         info(query, &schema, request.into_inner())
@@ -332,11 +301,7 @@ impl FlightSqlService for OmniFlightSql {
         one_batch(query.into_builder(&self.xdbc).build())
     }
 
-    async fn get_flight_info_catalogs(
-        &self,
-        query: CommandGetCatalogs,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_catalogs(&self, query: CommandGetCatalogs, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authorize(&request).await?;
         let schema = query.into_builder().schema();
         info(query, &schema, request.into_inner())
@@ -351,11 +316,7 @@ impl FlightSqlService for OmniFlightSql {
         one_batch(self.metadata.catalogs_batch())
     }
 
-    async fn get_flight_info_schemas(
-        &self,
-        query: CommandGetDbSchemas,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_schemas(&self, query: CommandGetDbSchemas, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authorize(&request).await?;
         let schema = query.clone().into_builder().schema();
         info(query, &schema, request.into_inner())
@@ -370,11 +331,7 @@ impl FlightSqlService for OmniFlightSql {
         one_batch(self.metadata.schemas_batch(query))
     }
 
-    async fn get_flight_info_tables(
-        &self,
-        query: CommandGetTables,
-        request: Request<FlightDescriptor>,
-    ) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_tables(&self, query: CommandGetTables, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authorize(&request).await?;
         let schema = query.clone().into_builder().schema();
         info(query, &schema, request.into_inner())
@@ -499,10 +456,7 @@ impl FlightSqlService for OmniFlightSql {
         self.authorize(&request).await?;
         let action = request.into_inner();
         if action.r#type != COMPILE_ACTION {
-            return Err(Status::invalid_argument(format!(
-                "unknown action `{}`; this server's own action is `{COMPILE_ACTION}`",
-                action.r#type
-            )));
+            return Err(Status::invalid_argument(format!("unknown action `{}`; this server's own action is `{COMPILE_ACTION}`", action.r#type)));
         }
         let sql = std::str::from_utf8(&action.body).map_err(|_| Status::invalid_argument("the query to compile is not UTF-8 text"))?;
         let compiled = self.engine.compile(&number_placeholders(sql)).await.map_err(|e| self.sql_status(&e))?;

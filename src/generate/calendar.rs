@@ -17,8 +17,7 @@ pub enum Season {
 }
 
 impl Season {
-    pub const ALL: [Season; 5] =
-        [Season::Normal, Season::SoldesHiver, Season::SoldesEte, Season::BlackFriday, Season::Ramadan];
+    pub const ALL: [Season; 5] = [Season::Normal, Season::SoldesHiver, Season::SoldesEte, Season::BlackFriday, Season::Ramadan];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -134,20 +133,8 @@ pub fn season_of(date: NaiveDate, in_ramadan: bool) -> Season {
 }
 
 pub fn month_name(month: u32) -> &'static str {
-    const NAMES: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
+    const NAMES: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
     NAMES.get(month.wrapping_sub(1) as usize).copied().unwrap_or("")
 }
 
@@ -236,8 +223,7 @@ pub fn holidays(from: NaiveDate, to: NaiveDate, ramadan: &[(NaiveDate, NaiveDate
     for year in from.year()..=to.year() {
         // New Year, Independence Manifesto, Labour Day, Throne Day, Oued Ed-Dahab, Revolution of the King and
         // the People, Youth Day, Green March, Independence Day.
-        let fixed: [(u32, u32); 10] =
-            [(1, 1), (1, 11), (5, 1), (7, 30), (8, 14), (8, 20), (8, 21), (11, 6), (11, 18), (1, 14)];
+        let fixed: [(u32, u32); 10] = [(1, 1), (1, 11), (5, 1), (7, 30), (8, 14), (8, 20), (8, 21), (11, 6), (11, 18), (1, 14)];
         for (m, d) in fixed {
             // Amazigh New Year (Yennayer) is a public holiday since 2024.
             if (m, d) == (1, 14) && year < 2024 {

@@ -20,8 +20,7 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 6] =
-        [Category::Electronique, Category::Mode, Category::Maison, Category::Beaute, Category::Sport, Category::Livres];
+    pub const ALL: [Category; 6] = [Category::Electronique, Category::Mode, Category::Maison, Category::Beaute, Category::Sport, Category::Livres];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -102,13 +101,7 @@ fn sub_categories(cat: Category) -> &'static [SubCategory] {
         sub("Smartphones", &["Smartphone"], TECH, (1500.0, 14000.0), (0.15, 0.25)),
         sub("Ordinateurs", &["Ordinateur portable", "PC de bureau"], PC, (3500.0, 18000.0), (1.2, 8.0)),
         sub("Tablettes", &["Tablette"], TECH, (1200.0, 9000.0), (0.3, 0.7)),
-        sub(
-            "Audio",
-            &["Casque audio", "Écouteurs sans fil", "Enceinte Bluetooth"],
-            AUDIO,
-            (150.0, 3500.0),
-            (0.05, 1.5),
-        ),
+        sub("Audio", &["Casque audio", "Écouteurs sans fil", "Enceinte Bluetooth"], AUDIO, (150.0, 3500.0), (0.05, 1.5)),
         sub("TV", &["Téléviseur LED", "Smart TV"], TV, (2500.0, 16000.0), (6.0, 20.0)),
         sub("Accessoires", &["Chargeur rapide", "Power bank", "Souris sans fil"], TECH, (50.0, 500.0), (0.05, 0.4)),
     ];
@@ -125,13 +118,7 @@ fn sub_categories(cat: Category) -> &'static [SubCategory] {
         sub("Cuisine", &["Poêle", "Set de casseroles", "Tajine"], APPLIANCES, (120.0, 1500.0), (0.8, 5.0)),
         sub("Décoration", &["Lampe", "Miroir", "Tapis berbère"], HOME, (150.0, 3000.0), (0.5, 8.0)),
         sub("Literie", &["Couette", "Parure de lit", "Oreiller"], HOME, (150.0, 1800.0), (0.8, 4.0)),
-        sub(
-            "Électroménager",
-            &["Aspirateur", "Machine à café", "Robot pâtissier"],
-            APPLIANCES,
-            (500.0, 6000.0),
-            (2.0, 9.0),
-        ),
+        sub("Électroménager", &["Aspirateur", "Machine à café", "Robot pâtissier"], APPLIANCES, (500.0, 6000.0), (2.0, 9.0)),
         sub("Rangement", &["Étagère", "Boîte de rangement", "Armoire"], HOME, (100.0, 2500.0), (1.0, 25.0)),
     ];
     const BEAUTE: &[SubCategory] = &[

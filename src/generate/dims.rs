@@ -14,8 +14,7 @@ pub const CANAUX: [(u8, &str, &str); 3] = [(1, "Web", "Online"), (2, "Mobile", "
 pub const CANAL_MAGASIN: u8 = 3;
 
 /// Dim_Livraison: (ID_Livraison, Transporteur, Type_Livraison, Delai_Prevu_Jours).
-pub const LIVRAISONS: [(u8, &str, &str, u8); 3] =
-    [(1, "Amana", "Standard", 3), (2, "CTM", "Express", 1), (3, "Chrono Express", "Standard", 2)];
+pub const LIVRAISONS: [(u8, &str, &str, u8); 3] = [(1, "Amana", "Standard", 3), (2, "CTM", "Express", 1), (3, "Chrono Express", "Standard", 2)];
 
 /// Dim_Motif_Retour: (ID_Motif, Motif, Categorie).
 pub const MOTIFS: [(u8, &str, &str); 7] = [
@@ -75,9 +74,7 @@ pub fn promotions(cal: &Calendar) -> Vec<Promotion> {
         a.zip(b)
     };
     let year = last.year();
-    let fallback = |m1: u32, d1: u32, m2: u32, d2: u32| {
-        NaiveDate::from_ymd_opt(year, m1, d1).zip(NaiveDate::from_ymd_opt(year, m2, d2))
-    };
+    let fallback = |m1: u32, d1: u32, m2: u32, d2: u32| NaiveDate::from_ymd_opt(year, m1, d1).zip(NaiveDate::from_ymd_opt(year, m2, d2));
     let bf = span(|s| s == Season::BlackFriday).or_else(|| fallback(11, 1, 11, 30));
     let soldes = span(Season::is_soldes).or_else(|| fallback(7, 1, 8, 31));
     let ramadan = span(|s| s == Season::Ramadan).or_else(|| fallback(3, 1, 4, 30));
@@ -95,15 +92,7 @@ pub fn promotions(cal: &Calendar) -> Vec<Promotion> {
         seasonal(promo::BLACKFRIDAY, "BLACKFRIDAY", "Black Friday", 30, bf),
         seasonal(promo::SOLDES50, "SOLDES50", "Soldes saisonnières", 50, soldes),
         seasonal(promo::RAMADAN20, "RAMADAN20", "Promo Ramadan", 20, ramadan),
-        Promotion {
-            id: promo::SANS_PROMOTION,
-            code: None,
-            campagne: "Sans promotion",
-            type_remise: None,
-            valeur: 0,
-            debut: None,
-            fin: None,
-        },
+        Promotion { id: promo::SANS_PROMOTION, code: None, campagne: "Sans promotion", type_remise: None, valeur: 0, debut: None, fin: None },
     ]
 }
 

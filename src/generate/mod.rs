@@ -198,13 +198,7 @@ pub fn generate(cfg: &GenerateConfig, progress: &dyn Progress) -> Result<Generat
 
     let cal = Calendar::new(cfg.start, cfg.end);
     let catalog = Catalog::generate(&mut stream(seed, Stream::Products));
-    let clients = ClientBase::generate(
-        scale,
-        cfg.start,
-        cfg.end,
-        &mut stream(seed, Stream::Clients),
-        &mut stream(seed, Stream::ClientDefects),
-    );
+    let clients = ClientBase::generate(scale, cfg.start, cfg.end, &mut stream(seed, Stream::Clients), &mut stream(seed, Stream::ClientDefects));
     let weights = day_weights(&cal, &mut stream(seed, Stream::DayNoise));
     let stamps = Stamps { created: cfg.end, completed_on: cfg.stamp() };
     let mut written = Vec::with_capacity(files::ALL_FILES.len());
@@ -237,24 +231,15 @@ pub fn generate(cfg: &GenerateConfig, progress: &dyn Progress) -> Result<Generat
             }
             written
         });
-        let sales = SalesStream::new(
-            &cal,
-            &catalog,
-            &clients,
-            &weights,
-            cfg.sales_count(),
-            stream(seed, Stream::Sales),
-            stream(seed, Stream::SalesDefects),
-        );
+        let sales =
+            SalesStream::new(&cal, &catalog, &clients, &weights, cfg.sales_count(), stream(seed, Stream::Sales), stream(seed, Stream::SalesDefects));
         let last_day = cal.len().saturating_sub(1) as u32;
         let returns = ReturnsGen::new(stream(seed, Stream::Returns), last_day);
         let outcome = files::sales::run(dir, &cal, sales, returns, &stamps, progress, &cancel);
         if outcome.is_err() {
             cancel.store(true, Ordering::Relaxed);
         }
-        let sessions = sessions
-            .join()
-            .unwrap_or_else(|_| Err(GenerateError::WriterPanicked { file: files::FAIT_TRAFIC_WEB_JSON.into() }));
+        let sessions = sessions.join().unwrap_or_else(|_| Err(GenerateError::WriterPanicked { file: files::FAIT_TRAFIC_WEB_JSON.into() }));
         match (outcome, sessions) {
             (Ok(o), Ok(s)) => Ok((o, s)),
             (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
@@ -279,11 +264,7 @@ pub fn generate(cfg: &GenerateConfig, progress: &dyn Progress) -> Result<Generat
     progress.finish();
 
     written.sort_by_key(|(name, _, _)| files::ALL_FILES.iter().position(|f| f == name));
-    Ok(GenerateSummary {
-        files: written,
-        elapsed: started.elapsed(),
-        defects: DefectCounts::from_parts(clients.count_defects(), outcome.defects),
-    })
+    Ok(GenerateSummary { files: written, elapsed: started.elapsed(), defects: DefectCounts::from_parts(clients.count_defects(), outcome.defects) })
 }
 
 #[cfg(test)]
@@ -309,14 +290,7 @@ mod tests {
         let d = DefectCounts::expected(&GenerateConfig::default());
         assert_eq!(
             d,
-            DefectCounts {
-                duplicate_clients: 50,
-                null_telephone: 100,
-                null_ville: 100,
-                messy_ville: 100,
-                orphan_sales: 50,
-                null_amount_sales: 25,
-            }
+            DefectCounts { duplicate_clients: 50, null_telephone: 100, null_ville: 100, messy_ville: 100, orphan_sales: 50, null_amount_sales: 25 }
         );
     }
 }

@@ -13,14 +13,14 @@ use super::dims::VILLES;
 use super::rng::Weighted;
 
 const PRENOMS_M: [&str; 30] = [
-    "Mohammed", "Youssef", "Ahmed", "Omar", "Hamza", "Mehdi", "Amine", "Karim", "Rachid", "Said", "Hassan", "Anas",
-    "Ayoub", "Bilal", "Driss", "Khalid", "Mustapha", "Nabil", "Othmane", "Reda", "Saad", "Tarik", "Yassine", "Zakaria",
-    "Adil", "Brahim", "Hicham", "Ismail", "Jamal", "Soufiane",
+    "Mohammed", "Youssef", "Ahmed", "Omar", "Hamza", "Mehdi", "Amine", "Karim", "Rachid", "Said", "Hassan", "Anas", "Ayoub", "Bilal", "Driss",
+    "Khalid", "Mustapha", "Nabil", "Othmane", "Reda", "Saad", "Tarik", "Yassine", "Zakaria", "Adil", "Brahim", "Hicham", "Ismail", "Jamal",
+    "Soufiane",
 ];
 const PRENOMS_F: [&str; 30] = [
-    "Fatima", "Khadija", "Aicha", "Meryem", "Salma", "Sara", "Imane", "Nadia", "Zineb", "Hajar", "Houda", "Asmae",
-    "Loubna", "Nawal", "Oumaima", "Rajae", "Samira", "Soukaina", "Widad", "Yasmine", "Amina", "Chaimae", "Dounia",
-    "Ghita", "Hanane", "Ikram", "Jihane", "Kawtar", "Latifa", "Malika",
+    "Fatima", "Khadija", "Aicha", "Meryem", "Salma", "Sara", "Imane", "Nadia", "Zineb", "Hajar", "Houda", "Asmae", "Loubna", "Nawal", "Oumaima",
+    "Rajae", "Samira", "Soukaina", "Widad", "Yasmine", "Amina", "Chaimae", "Dounia", "Ghita", "Hanane", "Ikram", "Jihane", "Kawtar", "Latifa",
+    "Malika",
 ];
 const NOMS: [&str; 40] = [
     "Alami",
@@ -389,13 +389,7 @@ mod tests {
 
     fn base() -> ClientBase {
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
-        ClientBase::generate(
-            1,
-            d(2023, 1, 1),
-            d(2024, 12, 31),
-            &mut stream(1, Stream::Clients),
-            &mut stream(1, Stream::ClientDefects),
-        )
+        ClientBase::generate(1, d(2023, 1, 1), d(2024, 12, 31), &mut stream(1, Stream::Clients), &mut stream(1, Stream::ClientDefects))
     }
 
     #[test]

@@ -83,15 +83,11 @@ pub fn day_weights(cal: &Calendar, rng: &mut StdRng) -> Vec<f64> {
 }
 
 /// Hour-of-day profile of online sales: quiet nights, a lunchtime bump, an evening peak.
-const HOURS_ONLINE: [f64; 24] = [
-    1.2, 0.6, 0.3, 0.2, 0.2, 0.3, 0.6, 1.2, 2.0, 3.0, 3.8, 4.2, 4.5, 4.3, 4.0, 4.0, 4.3, 4.8, 5.5, 6.5, 7.2, 7.0, 5.0,
-    2.8,
-];
+const HOURS_ONLINE: [f64; 24] =
+    [1.2, 0.6, 0.3, 0.2, 0.2, 0.3, 0.6, 1.2, 2.0, 3.0, 3.8, 4.2, 4.5, 4.3, 4.0, 4.0, 4.3, 4.8, 5.5, 6.5, 7.2, 7.0, 5.0, 2.8];
 /// Stores open from 9:00 to 22:00, busiest after work.
-const HOURS_STORE: [f64; 24] = [
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 3.5, 4.5, 4.0, 3.5, 3.5, 4.0, 4.5, 5.5, 6.5, 7.0, 6.0, 3.0, 0.0,
-    0.0,
-];
+const HOURS_STORE: [f64; 24] =
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 3.5, 4.5, 4.0, 3.5, 3.5, 4.0, 4.5, 5.5, 6.5, 7.0, 6.0, 3.0, 0.0, 0.0];
 
 /// Everything a day's sales are drawn from.
 pub struct SalesStream<'a> {
@@ -297,23 +293,9 @@ mod tests {
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
         let cal = Calendar::new(d(2024, 1, 1), d(2024, 3, 31));
         let catalog = Catalog::generate(&mut stream(3, Stream::Products));
-        let clients = ClientBase::generate(
-            1,
-            d(2024, 1, 1),
-            d(2024, 3, 31),
-            &mut stream(3, Stream::Clients),
-            &mut stream(3, Stream::ClientDefects),
-        );
+        let clients = ClientBase::generate(1, d(2024, 1, 1), d(2024, 3, 31), &mut stream(3, Stream::Clients), &mut stream(3, Stream::ClientDefects));
         let w = day_weights(&cal, &mut stream(3, Stream::DayNoise));
-        let s = SalesStream::new(
-            &cal,
-            &catalog,
-            &clients,
-            &w,
-            20_000,
-            stream(3, Stream::Sales),
-            stream(3, Stream::SalesDefects),
-        );
+        let s = SalesStream::new(&cal, &catalog, &clients, &w, 20_000, stream(3, Stream::Sales), stream(3, Stream::SalesDefects));
         let all: Vec<Sale> = s.flatten().collect();
         assert_eq!(all.len(), 20_000);
         let mut orphans = 0;

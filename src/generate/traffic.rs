@@ -28,8 +28,7 @@ pub struct Session {
     pub source: &'static str,
 }
 
-const SOURCES: [(&str, f64); 5] =
-    [("Recherche organique", 0.35), ("Direct", 0.20), ("Réseaux sociaux", 0.20), ("Publicité", 0.15), ("Email", 0.10)];
+const SOURCES: [(&str, f64); 5] = [("Recherche organique", 0.35), ("Direct", 0.20), ("Réseaux sociaux", 0.20), ("Publicité", 0.15), ("Email", 0.10)];
 
 /// Generates the sessions of each day in turn.
 pub struct SessionStream<'a> {
@@ -78,18 +77,7 @@ impl<'a> SessionStream<'a> {
         let source = SOURCES[self.sources.sample(rng)].0;
         let id = self.next_id;
         self.next_id += 1;
-        Session {
-            id,
-            client,
-            day: day as u32,
-            pages_vues,
-            duree_sec,
-            a_achete,
-            panier_abandonne,
-            canal,
-            appareil,
-            source,
-        }
+        Session { id, client, day: day as u32, pages_vues, duree_sec, a_achete, panier_abandonne, canal, appareil, source }
     }
 }
 
@@ -123,15 +111,8 @@ mod tests {
     fn rates() {
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
         let cal = Calendar::new(d(2024, 1, 1), d(2024, 1, 31));
-        let clients = ClientBase::generate(
-            1,
-            d(2024, 1, 1),
-            d(2024, 1, 31),
-            &mut stream(1, Stream::Clients),
-            &mut stream(1, Stream::ClientDefects),
-        );
-        let sessions: Vec<_> =
-            SessionStream::new(&cal, &clients, &vec![1.0; 31], 20_000, stream(1, Stream::Sessions)).collect();
+        let clients = ClientBase::generate(1, d(2024, 1, 1), d(2024, 1, 31), &mut stream(1, Stream::Clients), &mut stream(1, Stream::ClientDefects));
+        let sessions: Vec<_> = SessionStream::new(&cal, &clients, &vec![1.0; 31], 20_000, stream(1, Stream::Sessions)).collect();
         assert_eq!(sessions.len(), 20_000);
         assert_eq!(sessions.last().unwrap().day, 30);
         let share = |f: &dyn Fn(&Session) -> bool| sessions.iter().filter(|s| f(s)).count() as f64 / 20_000.0;

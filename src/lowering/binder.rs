@@ -50,10 +50,34 @@ fn is_table_expr(model: &Model, e: &Expr) -> bool {
         Expr::Name { name, .. } => model.table(name).is_some(),
         Expr::Call { name, .. } => matches!(
             name.as_str(),
-            "FILTER" | "ALL" | "ALLNOBLANKROW" | "ALLSELECTED" | "ALLEXCEPT" | "VALUES" | "DISTINCT" | "TOPN" | "CALCULATETABLE" | "RELATEDTABLE"
-                | "KEEPFILTERS" | "DATEADD" | "PARALLELPERIOD" | "SAMEPERIODLASTYEAR" | "PREVIOUSDAY" | "PREVIOUSMONTH" | "PREVIOUSQUARTER"
-                | "PREVIOUSYEAR" | "NEXTDAY" | "NEXTMONTH" | "NEXTQUARTER" | "NEXTYEAR" | "DATESMTD" | "DATESQTD" | "DATESYTD" | "DATESBETWEEN"
-                | "DATESINPERIOD" | "REMOVEFILTERS"
+            "FILTER"
+                | "ALL"
+                | "ALLNOBLANKROW"
+                | "ALLSELECTED"
+                | "ALLEXCEPT"
+                | "VALUES"
+                | "DISTINCT"
+                | "TOPN"
+                | "CALCULATETABLE"
+                | "RELATEDTABLE"
+                | "KEEPFILTERS"
+                | "DATEADD"
+                | "PARALLELPERIOD"
+                | "SAMEPERIODLASTYEAR"
+                | "PREVIOUSDAY"
+                | "PREVIOUSMONTH"
+                | "PREVIOUSQUARTER"
+                | "PREVIOUSYEAR"
+                | "NEXTDAY"
+                | "NEXTMONTH"
+                | "NEXTQUARTER"
+                | "NEXTYEAR"
+                | "DATESMTD"
+                | "DATESQTD"
+                | "DATESYTD"
+                | "DATESBETWEEN"
+                | "DATESINPERIOD"
+                | "REMOVEFILTERS"
         ),
         _ => false,
     }
@@ -90,9 +114,9 @@ impl<'a> Binder<'a> {
     }
 
     pub(super) fn table(&self, name: &str, at: usize) -> Result<TableId> {
-        self.model.table(name).ok_or_else(|| {
-            self.err(at, format!("unknown table `{name}`{}", did_you_mean(name, self.model.tables.iter().map(|t| t.name.as_str()))))
-        })
+        self.model
+            .table(name)
+            .ok_or_else(|| self.err(at, format!("unknown table `{name}`{}", did_you_mean(name, self.model.tables.iter().map(|t| t.name.as_str())))))
     }
 
     pub(super) fn column(&self, e: &Expr) -> Result<(TableId, String, DataType)> {
@@ -207,14 +231,19 @@ impl<'a> Binder<'a> {
                     return Ok(node);
                 }
                 if scope.table(name).is_some() {
-                    return Err(self.err(*at, format!("`{name}` holds a table; use it as a CALCULATE filter, in an iterator (SUMX({name}, ...)) or in COUNTROWS({name})")));
+                    return Err(self.err(
+                        *at,
+                        format!("`{name}` holds a table; use it as a CALCULATE filter, in an iterator (SUMX({name}, ...)) or in COUNTROWS({name})"),
+                    ));
                 }
                 match name.to_ascii_uppercase().as_str() {
                     "TRUE" => Node::Bool(true),
                     "FALSE" => Node::Bool(false),
                     _ => {
                         if self.model.table(name).is_some() {
-                            return Err(self.err(*at, format!("`{name}` is a table; a measure needs a value here (COUNTROWS({name}), SUMX({name}, ...))")));
+                            return Err(
+                                self.err(*at, format!("`{name}` is a table; a measure needs a value here (COUNTROWS({name}), SUMX({name}, ...))"))
+                            );
                         }
                         let known: Vec<&str> = scope.vars.iter().map(|(n, _, _)| n.as_str()).collect();
                         return Err(self.err(*at, format!("unknown name `{name}`{}", did_you_mean(name, known.into_iter()))));
@@ -226,7 +255,13 @@ impl<'a> Binder<'a> {
                 match env.row {
                     Some(r) if r == t => Node::Column { table: t, column: c },
                     Some(r) if self.reaches(t, r) => {
-                        return Err(self.err(*at, format!("`{}` is on the one side of the row's table: read it with RELATED({}[{c}])", self.model.tables[t].name, self.model.tables[t].name)));
+                        return Err(self.err(
+                            *at,
+                            format!(
+                                "`{}` is on the one side of the row's table: read it with RELATED({}[{c}])",
+                                self.model.tables[t].name, self.model.tables[t].name
+                            ),
+                        ));
                     }
                     _ => {
                         return Err(self.err(*at, "a column cannot be used as a value here; aggregate it (SUM, MIN, MAX, SELECTEDVALUE, ...) or use it inside an iterator (SUMX, FILTER, ...)"));
@@ -406,7 +441,10 @@ impl<'a> Binder<'a> {
                     Some(r) => {
                         return Err(self.err(
                             at,
-                            format!("RELATED: `{}` is not on the one side of `{}` (filters do not flow from it to the row's table)", self.model.tables[t].name, self.model.tables[r].name),
+                            format!(
+                                "RELATED: `{}` is not on the one side of `{}` (filters do not flow from it to the row's table)",
+                                self.model.tables[t].name, self.model.tables[r].name
+                            ),
                         ));
                     }
                     None => return Err(self.err(at, "RELATED needs a row context (use it inside SUMX, FILTER, ...)")),
@@ -503,8 +541,15 @@ impl<'a> Binder<'a> {
                 inner.row = None;
                 self.lower(self.arg(name, args, 0, at)?, &inner, scope)?
             }
-            "TOTALMTD" | "TOTALQTD" | "TOTALYTD" | "OPENINGBALANCEMONTH" | "OPENINGBALANCEQUARTER" | "OPENINGBALANCEYEAR" | "CLOSINGBALANCEMONTH"
-            | "CLOSINGBALANCEQUARTER" | "CLOSINGBALANCEYEAR" => {
+            "TOTALMTD"
+            | "TOTALQTD"
+            | "TOTALYTD"
+            | "OPENINGBALANCEMONTH"
+            | "OPENINGBALANCEQUARTER"
+            | "OPENINGBALANCEYEAR"
+            | "CLOSINGBALANCEMONTH"
+            | "CLOSINGBALANCEQUARTER"
+            | "CLOSINGBALANCEYEAR" => {
                 self.date_column(self.arg(name, args, 1, at)?)?;
                 let mut inner = env.clone();
                 inner.mods.extend(super::time::period_total(name));
@@ -623,7 +668,10 @@ impl<'a> Binder<'a> {
             if table != t.table {
                 return Err(self.err(
                     t.at,
-                    format!("RELATED({}[{column}]) inside an iterator that also evaluates measures is not supported; use a measure or iterate the fact", self.model.tables[table].name),
+                    format!(
+                        "RELATED({}[{column}]) inside an iterator that also evaluates measures is not supported; use a measure or iterate the fact",
+                        self.model.tables[table].name
+                    ),
                 ));
             }
             if t.columns.is_some() && !columns.contains(&column) {

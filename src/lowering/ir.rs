@@ -38,7 +38,11 @@ pub enum Agg {
     DistinctCountNoBlank,
     Product,
     /// CONCATENATEX: values joined by `delimiter`, ordered by `order` (ascending unless `descending`).
-    Concat { delimiter: String, order: Option<Box<Node>>, descending: bool },
+    Concat {
+        delimiter: String,
+        order: Option<Box<Node>>,
+        descending: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,17 +110,31 @@ pub enum Mod {
     /// ALL / REMOVEFILTERS: filters removed from the listed columns of `table`, or from its whole expanded
     /// table (the table and the tables that filter it) when `columns` is empty, except the `keep` columns
     /// (ALLEXCEPT).
-    RemoveFilters { table: TableId, columns: Vec<String>, keep: Vec<String> },
+    RemoveFilters {
+        table: TableId,
+        columns: Vec<String>,
+        keep: Vec<String>,
+    },
     /// ALLSELECTED: the query's filters stay, the current row's group-by values on it go.
-    AllSelected { table: TableId, column: Option<String> },
+    AllSelected {
+        table: TableId,
+        column: Option<String>,
+    },
     /// A filter over the rows of one table: `pred` is row-level over `table`'s `columns`. It replaces the
     /// filters on those columns, or intersects with them when `keep` (KEEPFILTERS, FILTER over a table in
     /// context).
-    Filter { table: TableId, columns: Vec<String>, pred: Box<Node>, keep: bool },
+    Filter {
+        table: TableId,
+        columns: Vec<String>,
+        pred: Box<Node>,
+        keep: bool,
+    },
     Time(TimeFn),
     /// FIRSTNONBLANK/LASTNONBLANK over the date table as a filter: the date in context (first or last) that has
     /// rows for the aggregated table.
-    NonBlankDate { last: bool },
+    NonBlankDate {
+        last: bool,
+    },
     /// USERELATIONSHIP: this relationship joins instead of the active one between the same tables.
     UseRelationship(usize),
     /// CROSSFILTER(..., NONE): the relationship does not propagate filters.
@@ -222,7 +240,10 @@ pub enum Node {
     Leaf(Leaf),
     /// A column of the current row (row context): inside a leaf's value or condition, a filter's predicate,
     /// or an iteration's body (the item's column).
-    Column { table: TableId, column: String },
+    Column {
+        table: TableId,
+        column: String,
+    },
     Number(String),
     Text(String),
     Bool(bool),
@@ -246,7 +267,12 @@ pub enum Node {
     Func(&'static str, Vec<Node>),
     Iterate(Box<Iteration>),
     /// COUNTROWS(INTERSECT(VALUES(T[c]) in context a, VALUES(T[c]) in context b)).
-    IntersectCount { table: TableId, column: String, a: Vec<Mod>, b: Vec<Mod> },
+    IntersectCount {
+        table: TableId,
+        column: String,
+        a: Vec<Mod>,
+        b: Vec<Mod>,
+    },
     /// A value from the context enclosing the innermost iterator (a VAR defined outside it).
     Outer(Box<Node>),
     Info(Info),

@@ -3,7 +3,7 @@
 //! arguments turned into context changes ([`Mod`]s).
 
 use super::binder::{Binder, Env, Result, Scope, set_kind};
-use super::ir::{Iteration, IterKind, Mod, Node, SetKind, TimeFn, TopN};
+use super::ir::{IterKind, Iteration, Mod, Node, SetKind, TimeFn, TopN};
 use crate::dax::ast::Expr;
 use crate::model::TableId;
 
@@ -29,7 +29,17 @@ pub(super) struct TableArg {
 
 impl TableArg {
     fn rows(table: TableId, set: SetKind, at: usize) -> Self {
-        TableArg { table, columns: None, set, mods: Vec::new(), row_conditions: Vec::new(), item_conditions: Vec::new(), top: None, transition: false, at }
+        TableArg {
+            table,
+            columns: None,
+            set,
+            mods: Vec::new(),
+            row_conditions: Vec::new(),
+            item_conditions: Vec::new(),
+            top: None,
+            transition: false,
+            at,
+        }
     }
 
     pub fn column_values(table: TableId, column: String, at: usize) -> Self {
@@ -96,7 +106,8 @@ impl<'a> Binder<'a> {
                     let mut t = TableArg { columns, ..TableArg::rows(table, set, at) };
                     // DISTINCT and ALLNOBLANKROW leave out the BLANK member of orphan keys.
                     if matches!(name, "DISTINCT" | "ALLNOBLANKROW") && self.model.tables[table].has_blank_row {
-                        let key = t.columns.as_ref().and_then(|c| c.first().cloned()).or_else(|| self.model.tables[table].primary_key.first().cloned());
+                        let key =
+                            t.columns.as_ref().and_then(|c| c.first().cloned()).or_else(|| self.model.tables[table].primary_key.first().cloned());
                         if let Some(k) = key {
                             t.row_conditions.push(Node::Not(Box::new(Node::Func("@isblank", vec![Node::Column { table, column: k }]))));
                         }
@@ -156,7 +167,10 @@ impl<'a> Binder<'a> {
                             let (d, c) = (self.model.date_table, self.model.date_column.clone());
                             Ok(TableArg { mods, ..TableArg::column_values(d, c, at) })
                         }
-                        None => Err(self.err(at, format!("{name} does not return a table here; expected a table such as Fait_Ventes, VALUES(T[c]), FILTER(...)"))),
+                        None => Err(self.err(
+                            at,
+                            format!("{name} does not return a table here; expected a table such as Fait_Ventes, VALUES(T[c]), FILTER(...)"),
+                        )),
                     },
                 }
             }
@@ -181,7 +195,9 @@ impl<'a> Binder<'a> {
         let (ta, ca, _) = self.column(a)?;
         let (tb, cb, _) = self.column(b)?;
         let found = self.model.relationships.iter().position(|r| {
-            let fits = |t1: TableId, c1: &String, t2: TableId, c2: &String| r.one == t1 && r.one_columns == [c1.clone()] && r.many == t2 && r.many_columns == [c2.clone()];
+            let fits = |t1: TableId, c1: &String, t2: TableId, c2: &String| {
+                r.one == t1 && r.one_columns == [c1.clone()] && r.many == t2 && r.many_columns == [c2.clone()]
+            };
             fits(ta, &ca, tb, &cb) || fits(tb, &cb, ta, &ca)
         });
         found.ok_or_else(|| {
@@ -251,7 +267,10 @@ impl<'a> Binder<'a> {
                     Some("NONE") => vec![Mod::NoRelationship(r)],
                     Some("ONEWAY") | Some("ONEWAY_RIGHTFILTERSLEFT") | Some("ONEWAY_LEFTFILTERSRIGHT") => vec![],
                     Some("BOTH") => {
-                        return Err(self.err(at, "CROSSFILTER(..., BOTH) is not supported: filters flow from the one side to the many side only (see docs/dax.md)"));
+                        return Err(self.err(
+                            at,
+                            "CROSSFILTER(..., BOTH) is not supported: filters flow from the one side to the many side only (see docs/dax.md)",
+                        ));
                     }
                     _ => return Err(self.err(at, "CROSSFILTER: the direction must be NONE, ONEWAY or BOTH")),
                 }

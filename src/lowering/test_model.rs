@@ -49,10 +49,7 @@ fn columns(names: &[(&str, DataType)]) -> Vec<(String, DataType)> {
 /// The model loaded from the texts above (plus `extra_measures`, YAML list items), with column types set.
 pub fn model_with(extra_measures: &str) -> Result<Model, super::ModelError> {
     let measures = format!("{MEASURES}{extra_measures}");
-    let mut model = load(
-        SourceText { file: "model.yaml".into(), text: MODEL.into() },
-        SourceText { file: "measures.yaml".into(), text: measures },
-    )?;
+    let mut model = load(SourceText { file: "model.yaml".into(), text: MODEL.into() }, SourceText { file: "measures.yaml".into(), text: measures })?;
     let types: HashMap<&str, Vec<(String, DataType)>> = HashMap::from([
         (
             "Fait_Ventes",
@@ -64,7 +61,10 @@ pub fn model_with(extra_measures: &str) -> Result<Model, super::ModelError> {
                 ("Libelle", DataType::Utf8),
             ]),
         ),
-        ("Dim_Temps", columns(&[("ID_Date", DataType::Int64), ("Date_Complete", DataType::Date32), ("Annee", DataType::Int64), ("Mois", DataType::Int64)])),
+        (
+            "Dim_Temps",
+            columns(&[("ID_Date", DataType::Int64), ("Date_Complete", DataType::Date32), ("Annee", DataType::Int64), ("Mois", DataType::Int64)]),
+        ),
         ("Dim_Produit", columns(&[("ID_Produit", DataType::Int64), ("Nom_Produit", DataType::Utf8), ("Categorie", DataType::Utf8)])),
     ]);
     for t in model.tables.iter_mut() {

@@ -66,10 +66,7 @@ pub fn type_of(model: &Model, n: &Node) -> Type {
             IterKind::Aggregate { agg: Agg::Min | Agg::Max, value: Some(v) } => t(v),
             IterKind::Aggregate { agg: Agg::Concat { .. }, .. } => Type::Text,
             IterKind::TopItem { value, nonblank: Some(_), .. } => t(value),
-            IterKind::TopItem { .. } => {
-                
-                it.columns.first().map(|c| column_type(model, it.table, c)).unwrap_or(Type::Text)
-            }
+            IterKind::TopItem { .. } => it.columns.first().map(|c| column_type(model, it.table, c)).unwrap_or(Type::Text),
             _ => Type::Number,
         },
         Node::IntersectCount { .. } => Type::Number,

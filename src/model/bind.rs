@@ -19,7 +19,8 @@ pub fn quote(ident: &str) -> String {
 }
 
 async fn scalar_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>, String> {
-    let batches = ctx.sql(sql).await.map_err(|e| crate::errors::describe_error(&e))?.collect().await.map_err(|e| crate::errors::describe_error(&e))?;
+    let batches =
+        ctx.sql(sql).await.map_err(|e| crate::errors::describe_error(&e))?.collect().await.map_err(|e| crate::errors::describe_error(&e))?;
     let mut rows = Vec::new();
     for b in &batches {
         for r in 0..b.num_rows() {
@@ -37,10 +38,9 @@ async fn scalar_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>
 /// found. Measures are bound after this, by [`crate::lowering::BoundModel::new`].
 pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Model, ModelError> {
     for t in model.tables.iter_mut() {
-        let provider = ctx
-            .table_provider(source_sql(&t.source).as_str())
-            .await
-            .map_err(|e| ModelError::new(t.anchor.clone(), format!("table `{}`: source `{}`: {}", t.name, t.source, crate::errors::describe_error(&e))))?;
+        let provider = ctx.table_provider(source_sql(&t.source).as_str()).await.map_err(|e| {
+            ModelError::new(t.anchor.clone(), format!("table `{}`: source `{}`: {}", t.name, t.source, crate::errors::describe_error(&e)))
+        })?;
         t.columns = provider.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
     }
     let check_column = |model: &Model, table: usize, column: &str, what: &str, anchor: &Option<super::Location>| -> Result<(), ModelError> {
@@ -76,11 +76,10 @@ pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Model, Model
         let many = &model.tables[r.many];
         let keys = r.one_columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
         if r.grain == Grain::Row {
-            let sql = format!(
-                "SELECT {keys}, COUNT(*) AS n FROM {} GROUP BY {keys} HAVING COUNT(*) > 1 ORDER BY n DESC LIMIT 1",
-                source_sql(&one.source)
-            );
-            let rows = scalar_rows(ctx, &sql).await.map_err(|e| ModelError::new(r.anchor.clone(), format!("checking the keys of `{}`: {e}", one.name)))?;
+            let sql =
+                format!("SELECT {keys}, COUNT(*) AS n FROM {} GROUP BY {keys} HAVING COUNT(*) > 1 ORDER BY n DESC LIMIT 1", source_sql(&one.source));
+            let rows =
+                scalar_rows(ctx, &sql).await.map_err(|e| ModelError::new(r.anchor.clone(), format!("checking the keys of `{}`: {e}", one.name)))?;
             if let Some(row) = rows.first() {
                 return Err(ModelError::new(
                     r.anchor.clone(),
@@ -93,7 +92,8 @@ pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Model, Model
                     ),
                 ));
             }
-            let on = r.one_columns.iter().zip(&r.many_columns).map(|(o, m)| format!("o.{} = m.{}", quote(o), quote(m))).collect::<Vec<_>>().join(" AND ");
+            let on =
+                r.one_columns.iter().zip(&r.many_columns).map(|(o, m)| format!("o.{} = m.{}", quote(o), quote(m))).collect::<Vec<_>>().join(" AND ");
             let sql = format!(
                 "SELECT COUNT(*) FROM {} m WHERE NOT EXISTS (SELECT 1 FROM {} o WHERE {on})",
                 source_sql(&many.source),
@@ -106,10 +106,7 @@ pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Model, Model
                 .collect()
                 .await
                 .map_err(|e| ModelError::new(r.anchor.clone(), crate::errors::describe_error(&e)))?;
-            let orphans = batches
-                .first()
-                .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
-                .unwrap_or(0);
+            let orphans = batches.first().and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0))).unwrap_or(0);
             if orphans > 0 {
                 blank[r.one] = true;
             }

@@ -68,7 +68,9 @@ impl SourceText {
 
     /// Where the key `name:` or the value `name` of an entry starts: the anchor for its errors.
     pub fn anchor(&self, name: &str) -> usize {
-        for pat in [format!("name: {name}\n"), format!("name: {name},"), format!("name: {name} "), format!("name: \"{name}\""), format!("name: {name}")] {
+        for pat in
+            [format!("name: {name}\n"), format!("name: {name},"), format!("name: {name} "), format!("name: \"{name}\""), format!("name: {name}")]
+        {
             if let Some(i) = self.text.find(&pat) {
                 return i + pat.find(name).unwrap_or(0);
             }

@@ -34,7 +34,11 @@ fn walk(model: &Model, fact: TableId) -> Result<Upstream, (TableId, Vec<usize>, 
 }
 
 /// As [`walk`], with `active` deciding which relationships filter (USERELATIONSHIP, CROSSFILTER(..., NONE)).
-fn walk_with(model: &Model, fact: TableId, active: &dyn Fn(usize, &super::Relationship) -> bool) -> Result<Upstream, (TableId, Vec<usize>, Vec<usize>)> {
+fn walk_with(
+    model: &Model,
+    fact: TableId,
+    active: &dyn Fn(usize, &super::Relationship) -> bool,
+) -> Result<Upstream, (TableId, Vec<usize>, Vec<usize>)> {
     let n = model.tables.len();
     let mut paths: Vec<Option<Vec<usize>>> = vec![None; n];
     paths[fact] = Some(vec![]);

@@ -96,8 +96,7 @@ pub fn model_files(project_dir: &Path) -> Result<(SourceText, SourceText), Model
     let read = |name: &str, bundled: &str| -> Result<SourceText, ModelError> {
         let path = project_dir.join("semantic").join(name);
         if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| ModelError::new(None, format!("{}: cannot read: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| ModelError::new(None, format!("{}: cannot read: {e}", path.display())))?;
             Ok(SourceText { file: path.display().to_string(), text })
         } else {
             Ok(SourceText { file: format!("<bundled>/semantic/{name}"), text: bundled.to_string() })
@@ -189,10 +188,10 @@ pub fn load(model_src: SourceText, measures_src: SourceText) -> Result<Model, Mo
     for r in &file.relationships {
         let pos = model_src.text.find(&r.one).unwrap_or(0);
         let loc = Some(model_src.location_of(pos));
-        let (one_table, one_columns) = parse_column_ref(&r.one)
-            .ok_or_else(|| ModelError::new(loc.clone(), format!("`{}`: expected `Table[Column]`", r.one)))?;
-        let (many_table, many_columns) = parse_column_ref(&r.many)
-            .ok_or_else(|| ModelError::new(loc.clone(), format!("`{}`: expected `Table[Column]`", r.many)))?;
+        let (one_table, one_columns) =
+            parse_column_ref(&r.one).ok_or_else(|| ModelError::new(loc.clone(), format!("`{}`: expected `Table[Column]`", r.one)))?;
+        let (many_table, many_columns) =
+            parse_column_ref(&r.many).ok_or_else(|| ModelError::new(loc.clone(), format!("`{}`: expected `Table[Column]`", r.many)))?;
         if one_columns.len() != many_columns.len() {
             return Err(ModelError::new(loc, format!("`{}` and `{}` have different numbers of key columns", r.one, r.many)));
         }
@@ -208,7 +207,10 @@ pub fn load(model_src: SourceText, measures_src: SourceText) -> Result<Model, Mo
                 let pos = model_src.find(f, pos);
                 return Err(ModelError::new(
                     Some(model_src.location_of(pos)),
-                    format!("`{f}` is not an attribute of `{one_table}`{}", did_you_mean(f, attributes.iter().filter(|a| a.table == one).map(|a| a.name.as_str()))),
+                    format!(
+                        "`{f}` is not an attribute of `{one_table}`{}",
+                        did_you_mean(f, attributes.iter().filter(|a| a.table == one).map(|a| a.name.as_str()))
+                    ),
                 ));
             }
         }
@@ -247,7 +249,10 @@ pub fn load(model_src: SourceText, measures_src: SourceText) -> Result<Model, Mo
             Some("integer") => Format::Integer,
             Some("text") => Format::Text,
             Some(other) => {
-                return Err(ModelError::new(loc, format!("measure `{}`: unknown format `{other}` (currency, percent, integer, decimal, text)", m.name)));
+                return Err(ModelError::new(
+                    loc,
+                    format!("measure `{}`: unknown format `{other}` (currency, percent, integer, decimal, text)", m.name),
+                ));
             }
         };
         let first_line = m.dax.lines().next().unwrap_or("").trim();

@@ -95,11 +95,7 @@ impl SchemaProvider for SemanticSchema {
             return Ok(None);
         }
         let ctx = (self.session)().ok_or_else(|| DataFusionError::Plan("the session is gone".into()))?;
-        let bound = self
-            .bound
-            .get_or_try_init(|| bind((*self.model).clone(), &ctx))
-            .await
-            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        let bound = self.bound.get_or_try_init(|| bind((*self.model).clone(), &ctx)).await.map_err(|e| DataFusionError::Plan(e.to_string()))?;
         Ok(Some(Arc::new(SemanticTable { schema: model_schema(bound), model: self.model.name.clone() })))
     }
     fn table_exist(&self, name: &str) -> bool {
@@ -121,7 +117,13 @@ impl TableProvider for SemanticTable {
     fn table_type(&self) -> TableType {
         TableType::View
     }
-    async fn scan(&self, _state: &dyn Session, projection: Option<&Vec<usize>>, _filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         if limit == Some(0) {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),

@@ -8,8 +8,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, OrderByKind, Query,
-    SelectItem, SetExpr, Statement, TableFactor, UnaryOperator, Value as SqlValue, VisitMut, VisitorMut,
+    self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, OrderByKind, Query, SelectItem,
+    SetExpr, Statement, TableFactor, UnaryOperator, Value as SqlValue, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -40,11 +40,7 @@ pub fn is_model_table(name: &ObjectName, model: &str) -> bool {
 
 /// Parses the user's SQL. Returns `None` when no block reads the model table (plain SQL, run as written), or
 /// the rewritten statement with every semantic block compiled by `compile`.
-pub fn rewrite(
-    sql: &str,
-    model: &Model,
-    compile: &mut dyn FnMut(&SemanticQuery) -> std::result::Result<String, String>,
-) -> Result<Option<String>> {
+pub fn rewrite(sql: &str, model: &Model, compile: &mut dyn FnMut(&SemanticQuery) -> std::result::Result<String, String>) -> Result<Option<String>> {
     rewrite_with_filters(sql, model, &[], compile)
 }
 
@@ -222,17 +218,18 @@ fn predicate(model: &Model, e: &Expr) -> Result<Predicate> {
             if model.measure(&name).is_some() {
                 return Err(SurfaceError(format!("`{name}` is a measure; filter on it with HAVING")));
             }
-            return Err(SurfaceError(format!(
-                "unknown attribute `{name}`{}",
-                did_you_mean(&name, model.attributes.iter().map(|a| a.name.as_str()))
-            )));
+            return Err(SurfaceError(format!("unknown attribute `{name}`{}", did_you_mean(&name, model.attributes.iter().map(|a| a.name.as_str())))));
         }
         Ok(name)
     };
     match e {
         Expr::Nested(inner) => predicate(model, inner),
-        Expr::BinaryOp { left, op: BinaryOperator::And, right } => Ok(Predicate::And(Box::new(predicate(model, left)?), Box::new(predicate(model, right)?))),
-        Expr::BinaryOp { left, op: BinaryOperator::Or, right } => Ok(Predicate::Or(Box::new(predicate(model, left)?), Box::new(predicate(model, right)?))),
+        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            Ok(Predicate::And(Box::new(predicate(model, left)?), Box::new(predicate(model, right)?)))
+        }
+        Expr::BinaryOp { left, op: BinaryOperator::Or, right } => {
+            Ok(Predicate::Or(Box::new(predicate(model, left)?), Box::new(predicate(model, right)?)))
+        }
         Expr::BinaryOp { left, op, right } => {
             let op: &'static str = match op {
                 BinaryOperator::Eq => "=",
@@ -296,7 +293,9 @@ fn semantic_block(model: &Model, query: &Query) -> Result<Block> {
         };
         if let Some(m) = measure_call(model, expr)? {
             let index = add_measure(&m, &mut q);
-            let output = alias.unwrap_or_else(|| if matches!(expr, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("MEASURE")) { m.clone() } else { expr.to_string() });
+            let output = alias.unwrap_or_else(|| {
+                if matches!(expr, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("MEASURE")) { m.clone() } else { expr.to_string() }
+            });
             columns.push(Column::Measure { index, output });
         } else if let Some(name) = ident_name(expr) {
             if model.attribute(&name).is_some() {
@@ -338,7 +337,9 @@ fn semantic_block(model: &Model, query: &Query) -> Result<Block> {
                         match columns.iter().find(|c| matches!(c, Column::Attribute { output, .. } if *output == name)) {
                             Some(Column::Attribute { name, .. }) => name.clone(),
                             _ if model.attribute(&name).is_some() => name,
-                            _ if model.measure(&name).is_some() => return Err(SurfaceError(format!("GROUP BY `{name}`: that is a measure, not an attribute"))),
+                            _ if model.measure(&name).is_some() => {
+                                return Err(SurfaceError(format!("GROUP BY `{name}`: that is a measure, not an attribute")));
+                            }
                             _ => {
                                 return Err(SurfaceError(format!(
                                     "GROUP BY: unknown attribute `{name}`{}",
@@ -382,7 +383,9 @@ fn semantic_block(model: &Model, query: &Query) -> Result<Block> {
                         Expr::Value(v) if matches!(v.value, SqlValue::Number(..)) => {
                             let SqlValue::Number(n, _) = &v.value else { unreachable!() };
                             let pos: usize = n.parse().map_err(|_| SurfaceError(format!("ORDER BY {n}: not a position")))?;
-                            let c = columns.get(pos.wrapping_sub(1)).ok_or_else(|| SurfaceError(format!("ORDER BY {pos}: there are only {} columns", columns.len())))?;
+                            let c = columns
+                                .get(pos.wrapping_sub(1))
+                                .ok_or_else(|| SurfaceError(format!("ORDER BY {pos}: there are only {} columns", columns.len())))?;
                             Expr::Identifier(Ident::with_quote('"', internal_name(c)))
                         }
                         other => resolve(other, &mut q)?,
@@ -515,7 +518,8 @@ impl Block {
         if let Some(l) = &self.limit {
             sql.push_str(&format!(" {l}"));
         }
-        let mut statements = Parser::parse_sql(&GenericDialect {}, &sql).map_err(|e| SurfaceError(format!("internal: compiled SQL does not parse: {e}")))?;
+        let mut statements =
+            Parser::parse_sql(&GenericDialect {}, &sql).map_err(|e| SurfaceError(format!("internal: compiled SQL does not parse: {e}")))?;
         match statements.pop() {
             Some(Statement::Query(q)) => Ok(*q),
             _ => Err(SurfaceError("internal: compiled SQL is not a query".into())),

@@ -95,7 +95,10 @@ impl ScalarUDFImpl for Format {
         let out: StringArray = match value.data_type() {
             DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => {
                 let dates = cast(value, &DataType::Date32)?;
-                let dates = dates.as_any().downcast_ref::<datafusion::arrow::array::Date32Array>().ok_or_else(|| datafusion::common::DataFusionError::Internal("date".into()))?;
+                let dates = dates
+                    .as_any()
+                    .downcast_ref::<datafusion::arrow::array::Date32Array>()
+                    .ok_or_else(|| datafusion::common::DataFusionError::Internal("date".into()))?;
                 (0..dates.len())
                     .map(|i| {
                         if dates.is_null(i) || formats.is_null(i) {

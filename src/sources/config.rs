@@ -58,10 +58,7 @@ pub fn parse_sources(file: &str, text: &str) -> Result<Vec<ResolvedSource>> {
         let at = locate(text, &decl.name, None);
         let here = format!("{file}:{at}");
         if let Some(prev) = seen.insert(decl.name.to_ascii_lowercase(), at) {
-            return Err(SourceError::config(
-                &here,
-                format!("source `{}` is declared twice (first at line {})", decl.name, prev),
-            ));
+            return Err(SourceError::config(&here, format!("source `{}` is declared twice (first at line {})", decl.name, prev)));
         }
         let format = match &decl.format {
             Some(name) => format_by_name(name).ok_or_else(|| {
@@ -72,19 +69,13 @@ pub fn parse_sources(file: &str, text: &str) -> Result<Vec<ResolvedSource>> {
                 )
             })?,
             None => format_by_extension(&decl.location).ok_or_else(|| {
-                SourceError::config(
-                    &here,
-                    format!("source `{}`: cannot tell the format of `{}`; add `format:`", decl.name, decl.location),
-                )
+                SourceError::config(&here, format!("source `{}`: cannot tell the format of `{}`; add `format:`", decl.name, decl.location))
             })?,
         };
         let reader = format.reader(decl.options.clone()).map_err(|msg| {
             let key = msg.split('`').nth(1).map(str::to_string);
             let line = locate(text, &decl.name, key.as_deref().or(Some("options")));
-            SourceError::config(
-                &format!("{file}:{line}"),
-                format!("source `{}`: {} options: {msg}", decl.name, format.name()),
-            )
+            SourceError::config(&format!("{file}:{line}"), format!("source `{}`: {} options: {msg}", decl.name, format.name()))
         })?;
         let mut declared = DeclaredTypes::new();
         for (col, ty) in &decl.columns {
@@ -133,10 +124,8 @@ mod tests {
 
     #[test]
     fn unknown_top_level_key_is_located() {
-        let err = parse_sources("s.yaml", "sources:\n  - name: a\n    location: a.csv\n    formt: csv\n")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err =
+            parse_sources("s.yaml", "sources:\n  - name: a\n    location: a.csv\n    formt: csv\n").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.starts_with("s.yaml:4:"), "{err}");
         assert!(err.contains("unknown field `formt`"), "{err}");
     }

@@ -102,12 +102,9 @@ impl SourceReader for CsvReader {
         let columns: Vec<Vec<Option<Cow<'_, str>>>> = if unquoted {
             sample_unquoted(body, names.len(), delimiter)
         } else {
-            let text_schema = Arc::new(Schema::new(
-                names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>(),
-            ));
-            let sample = decode(body, text_schema, delimiter, quote, Some(INFER_ROWS)).map_err(|_| {
-                diagnose(file, all, body_offset, body, &names, None, input.declared, delimiter, quote)
-            })?;
+            let text_schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>()));
+            let sample = decode(body, text_schema, delimiter, quote, Some(INFER_ROWS))
+                .map_err(|_| diagnose(file, all, body_offset, body, &names, None, input.declared, delimiter, quote))?;
             (0..names.len())
                 .map(|i| {
                     sample
@@ -124,11 +121,7 @@ impl SourceReader for CsvReader {
             .iter()
             .zip(&columns)
             .map(|(n, values)| {
-                let t = input
-                    .declared
-                    .get(n)
-                    .cloned()
-                    .unwrap_or_else(|| infer_type(values.iter().map(|v| v.as_deref())));
+                let t = input.declared.get(n).cloned().unwrap_or_else(|| infer_type(values.iter().map(|v| v.as_deref())));
                 Field::new(n, t, true)
             })
             .collect();
@@ -140,9 +133,10 @@ impl SourceReader for CsvReader {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let chunks = if unquoted && body.len() >= PARALLEL_MIN_BYTES { split_lines(body, threads) } else { vec![(0, body.len())] };
         let text = if unquoted {
-            Some(std::str::from_utf8(body).map_err(|e| {
-                SourceError::parse(file, Position::line(line_of_offset(all, body_offset + e.valid_up_to())), "invalid UTF-8")
-            })?)
+            Some(
+                std::str::from_utf8(body)
+                    .map_err(|e| SourceError::parse(file, Position::line(line_of_offset(all, body_offset + e.valid_up_to())), "invalid UTF-8"))?,
+            )
         } else {
             None
         };
@@ -152,8 +146,7 @@ impl SourceReader for CsvReader {
                 .map(|&(a, b)| {
                     let schema = schema.clone();
                     s.spawn(move || match text {
-                        Some(t) => decode_unquoted(&t[a..b], &schema, delimiter as char)
-                            .map_err(|_| "malformed CSV record".to_string()),
+                        Some(t) => decode_unquoted(&t[a..b], &schema, delimiter as char).map_err(|_| "malformed CSV record".to_string()),
                         None => decode(&body[a..b], schema, delimiter, quote, None)
                             .map_err(|e| e.to_string())
                             .and_then(|bs| reject_non_finite(&bs).map(|()| bs)),
@@ -349,11 +342,7 @@ fn check_unique(file: &str, names: &[String]) -> Result<()> {
             return Err(SourceError::parse(file, Position::line_col(1, i as u64 + 1), "empty column name in the header"));
         }
         if names[..i].contains(n) {
-            return Err(SourceError::parse(
-                file,
-                Position::line_col(1, i as u64 + 1).with_field(n),
-                "duplicate column name in the header",
-            ));
+            return Err(SourceError::parse(file, Position::line_col(1, i as u64 + 1).with_field(n), "duplicate column name in the header"));
         }
     }
     Ok(())
@@ -564,10 +553,7 @@ mod tests {
         let r = CsvFormat.reader(serde_norway::Value::Null).unwrap();
         for bad in ["1e400", "NaN", "-inf"] {
             for text in [format!("id;v\n1;2.5\n2;{bad}\n"), format!("id;v\n1;\"2.5\"\n2;{bad}\n")] {
-                let err = r
-                    .read(&SourceInput { file: "t.csv", bytes: text.as_bytes(), declared: &declared })
-                    .unwrap_err()
-                    .to_string();
+                let err = r.read(&SourceInput { file: "t.csv", bytes: text.as_bytes(), declared: &declared }).unwrap_err().to_string();
                 assert!(err.starts_with("t.csv: line 3, column 2, field `v`: expected a number"), "{bad}: {err}");
             }
         }

@@ -81,15 +81,11 @@ impl SourceReader for JsonReader {
         }
         for (depth, key) in path.iter().enumerate() {
             if bytes.get(pos) != Some(&b'{') {
-                return Err(SourceError::parse(
-                    file,
-                    pos_of(bytes, pos),
-                    format!("expected an object holding `{}`", path[..=depth].join(".")),
-                ));
+                return Err(SourceError::parse(file, pos_of(bytes, pos), format!("expected an object holding `{}`", path[..=depth].join("."))));
             }
-            pos = find_key(bytes, pos, key).map_err(|o| syntax(o, "object"))?.ok_or_else(|| {
-                SourceError::file(file, format!("no key `{}` holding the records", path[..=depth].join(".")))
-            })?;
+            pos = find_key(bytes, pos, key)
+                .map_err(|o| syntax(o, "object"))?
+                .ok_or_else(|| SourceError::file(file, format!("no key `{}` holding the records", path[..=depth].join("."))))?;
         }
         if bytes.get(pos) != Some(&b'[') {
             let found = if bytes.get(pos) == Some(&b'{') {
@@ -184,11 +180,12 @@ fn pos_of(bytes: &[u8], offset: usize) -> Position {
 /// A syntax error, positioned by serde_json when it can (it knows JSON best), else at our own offset.
 fn syntax_error(file: &str, bytes: &[u8], offset: usize, expected: &str) -> SourceError {
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
-        && e.line() > 0 {
-            let msg = e.to_string();
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            return SourceError::parse(file, Position::line_col(e.line() as u64, e.column() as u64), format!("invalid JSON: {msg}"));
-        }
+        && e.line() > 0
+    {
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        return SourceError::parse(file, Position::line_col(e.line() as u64, e.column() as u64), format!("invalid JSON: {msg}"));
+    }
     SourceError::parse(file, pos_of(bytes, offset), format!("invalid JSON: expected {expected}"))
 }
 
@@ -224,11 +221,7 @@ fn value_error(file: &str, bytes: &[u8], record_start: usize, schema: &SchemaRef
 
 fn decode(bytes: &[u8], spans: &[(usize, usize)], schema: SchemaRef) -> std::result::Result<Vec<RecordBatch>, usize> {
     let first = spans.first().map(|s| s.0).unwrap_or(0);
-    let mut decoder = ReaderBuilder::new(schema)
-        .with_batch_size(BATCH_ROWS)
-        .with_coerce_primitive(true)
-        .build_decoder()
-        .map_err(|_| first)?;
+    let mut decoder = ReaderBuilder::new(schema).with_batch_size(BATCH_ROWS).with_coerce_primitive(true).build_decoder().map_err(|_| first)?;
     let mut out = Vec::new();
     for &(a, b) in spans {
         let mut rec = &bytes[a..b];
@@ -236,9 +229,10 @@ fn decode(bytes: &[u8], spans: &[(usize, usize)], schema: SchemaRef) -> std::res
             let n = decoder.decode(rec).map_err(|_| a)?;
             rec = &rec[n..];
             if decoder.len() >= BATCH_ROWS
-                && let Some(batch) = decoder.flush().map_err(|_| a)? {
-                    out.push(batch);
-                }
+                && let Some(batch) = decoder.flush().map_err(|_| a)?
+            {
+                out.push(batch);
+            }
         }
     }
     if let Some(batch) = decoder.flush().map_err(|_| spans.last().map(|s| s.0).unwrap_or(0))? {
@@ -458,10 +452,7 @@ fn observe(fields: &mut Vec<(String, FieldInfo)>, map: &serde_json::Map<String, 
 }
 
 fn to_type(info: &FieldInfo) -> DataType {
-    let kinds = [info.ints || info.floats, info.bools, !info.strings.is_empty(), info.lists, info.object.is_some()]
-        .iter()
-        .filter(|k| **k)
-        .count();
+    let kinds = [info.ints || info.floats, info.bools, !info.strings.is_empty(), info.lists, info.object.is_some()].iter().filter(|k| **k).count();
     if kinds > 1 || info.other {
         return DataType::Utf8;
     }
@@ -484,14 +475,7 @@ fn to_type(info: &FieldInfo) -> DataType {
     infer_type(info.strings.iter().map(|s| Some(s.as_str())))
 }
 
-fn infer_schema(
-    file: &str,
-    bytes: &[u8],
-    spans: &[(usize, usize)],
-    declared: &DeclaredTypes,
-    flatten: bool,
-    sep: &str,
-) -> Result<JsonSchema> {
+fn infer_schema(file: &str, bytes: &[u8], spans: &[(usize, usize)], declared: &DeclaredTypes, flatten: bool, sep: &str) -> Result<JsonSchema> {
     let mut fields: Vec<(String, FieldInfo)> = Vec::new();
     // One more than the limit, so that crossing it is seen.
     let mut budget = MAX_COLUMNS + 1;
@@ -563,11 +547,7 @@ fn flatten_fields(fields: &Fields, prefix: &str, sep: &str, out: &mut Vec<Field>
     }
 }
 
-fn flatten_batch(
-    batch: &RecordBatch,
-    schema: &SchemaRef,
-    _sep: &str,
-) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+fn flatten_batch(batch: &RecordBatch, schema: &SchemaRef, _sep: &str) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     let mut cols = Vec::with_capacity(schema.fields().len());
     for c in batch.columns() {
         flatten_array(c, None, &mut cols)?;

@@ -53,10 +53,7 @@ pub fn check_name(file: &str, name: &str, at: Position) -> Result<()> {
         return Err(SourceError::parse(
             file,
             at,
-            format!(
-                "column name `{}` is longer than {MAX_FIELD_NAME_BYTES} bytes (the readers' limit)",
-                super::error::clip(name)
-            ),
+            format!("column name `{}` is longer than {MAX_FIELD_NAME_BYTES} bytes (the readers' limit)", super::error::clip(name)),
         ));
     }
     Ok(())

@@ -28,39 +28,27 @@ impl SourceLocation {
         if let Some((scheme, _)) = location.split_once("://") {
             return Self::from_url(scheme, location);
         }
-        let path: PathBuf = if Path::new(location).is_absolute() {
-            PathBuf::from(location)
-        } else {
-            data_dir.join(location)
-        };
+        let path: PathBuf = if Path::new(location).is_absolute() { PathBuf::from(location) } else { data_dir.join(location) };
         Self::local(&path)
     }
 
     fn local(path: &Path) -> Result<Self> {
         let display = path.display().to_string();
-        let absolute = std::path::absolute(path)
-            .map(|p| normalize(&p))
-            .map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
-        let store_path = StorePath::from_absolute_path(&absolute)
-            .map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
+        let absolute =
+            std::path::absolute(path).map(|p| normalize(&p)).map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
+        let store_path = StorePath::from_absolute_path(&absolute).map_err(|e| SourceError::Io { file: display.clone(), message: e.to_string() })?;
         Ok(SourceLocation { store: Arc::new(LocalFileSystem::new()), path: store_path, display, local: Some(absolute) })
     }
 
     fn from_url(scheme: &str, location: &str) -> Result<Self> {
-        let url = url::Url::parse(location)
-            .map_err(|e| SourceError::config(location, format!("invalid URL: {e}")))?;
+        let url = url::Url::parse(location).map_err(|e| SourceError::config(location, format!("invalid URL: {e}")))?;
         match scheme {
             "file" => {
-                let path = url
-                    .to_file_path()
-                    .map_err(|_| SourceError::config(location, "a file:// URL needs an absolute path"))?;
+                let path = url.to_file_path().map_err(|_| SourceError::config(location, "a file:// URL needs an absolute path"))?;
                 Self::local(&path)
             }
             "s3" => Self::s3(&url, location),
-            other => Err(SourceError::config(
-                location,
-                format!("unsupported location scheme `{other}://`; expected a path, file:// or s3://"),
-            )),
+            other => Err(SourceError::config(location, format!("unsupported location scheme `{other}://`; expected a path, file:// or s3://"))),
         }
     }
 
@@ -71,17 +59,13 @@ impl SourceLocation {
             .with_url(url.as_str())
             .build()
             .map_err(|e| SourceError::config(location, e.to_string()))?;
-        let path = StorePath::from_url_path(url.path())
-            .map_err(|e| SourceError::config(location, e.to_string()))?;
+        let path = StorePath::from_url_path(url.path()).map_err(|e| SourceError::config(location, e.to_string()))?;
         Ok(SourceLocation { store: Arc::new(store), path, display: location.to_string(), local: None })
     }
 
     #[cfg(not(feature = "s3"))]
     fn s3(_url: &url::Url, location: &str) -> Result<Self> {
-        Err(SourceError::config(
-            location,
-            "s3:// locations need a build with the `s3` feature (cargo build --features s3)",
-        ))
+        Err(SourceError::config(location, "s3:// locations need a build with the `s3` feature (cargo build --features s3)"))
     }
 
     /// The whole object. Readers decode from one contiguous buffer, which is what makes them fast.

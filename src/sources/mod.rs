@@ -74,13 +74,7 @@ impl RawTable {
 }
 
 /// Every supported format. The single place a new format is registered.
-pub static FORMATS: &[&dyn SourceFormat] = &[
-    &csv::CsvFormat,
-    &json::JsonFormat,
-    &xml::XmlFormat,
-    &xlsx::XlsxFormat,
-    &mysql_dump::MysqlDumpFormat,
-];
+pub static FORMATS: &[&dyn SourceFormat] = &[&csv::CsvFormat, &json::JsonFormat, &xml::XmlFormat, &xlsx::XlsxFormat, &mysql_dump::MysqlDumpFormat];
 
 pub fn format_by_name(name: &str) -> Option<&'static dyn SourceFormat> {
     FORMATS.iter().copied().find(|f| f.name().eq_ignore_ascii_case(name))

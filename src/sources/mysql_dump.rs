@@ -13,9 +13,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
+use super::builders::ColumnBuilder;
 use super::error::{Position, Result, SourceError, clip, line_col_of_offset};
 use super::limits::{MAX_COLUMNS, MAX_FIELD_NAME_BYTES};
-use super::builders::ColumnBuilder;
 use super::{BATCH_ROWS, DeclaredTypes, RawTable, SourceFormat, SourceInput, SourceReader, parse_options};
 
 const PARALLEL_MIN_BYTES: usize = 8 << 20;
@@ -84,15 +84,10 @@ impl SourceReader for DumpReader {
         // Pass 1: statement heads only, to learn the tables and where the target's rows start.
         let survey = survey(b).map_err(report)?;
         let target = match &self.options.table {
-            Some(t) => survey
-                .tables
-                .iter()
-                .find(|d| d.name.eq_ignore_ascii_case(t))
-                .cloned()
-                .ok_or_else(|| {
-                    let names: Vec<_> = survey.tables.iter().map(|d| d.name.as_str()).collect();
-                    SourceError::file(file, format!("no CREATE TABLE `{t}` in the dump; it defines: {}", names.join(", ")))
-                })?,
+            Some(t) => survey.tables.iter().find(|d| d.name.eq_ignore_ascii_case(t)).cloned().ok_or_else(|| {
+                let names: Vec<_> = survey.tables.iter().map(|d| d.name.as_str()).collect();
+                SourceError::file(file, format!("no CREATE TABLE `{t}` in the dump; it defines: {}", names.join(", ")))
+            })?,
             None => {
                 let with_rows: Vec<_> = survey.tables.iter().filter(|d| survey.inserted.contains(&d.name)).collect();
                 match (with_rows.as_slice(), survey.tables.as_slice()) {
@@ -137,10 +132,7 @@ impl SourceReader for DumpReader {
 
 fn schema_of(def: &TableDef, declared: &DeclaredTypes) -> SchemaRef {
     Arc::new(Schema::new(
-        def.columns
-            .iter()
-            .map(|(n, t)| Field::new(n, declared.get(n).cloned().unwrap_or_else(|| t.clone()), true))
-            .collect::<Vec<_>>(),
+        def.columns.iter().map(|(n, t)| Field::new(n, declared.get(n).cloned().unwrap_or_else(|| t.clone()), true)).collect::<Vec<_>>(),
     ))
 }
 
@@ -329,9 +321,10 @@ fn parse_create_table(b: &[u8], p: usize, end: usize) -> Scan<Option<TableDef>> 
             let mut args = String::new();
             let a = skip_ws(b, te);
             if b.get(a) == Some(&b'(')
-                && let Some(c) = b.get(a..def_end).and_then(|r| memchr::memchr(b')', r)) {
-                    args = String::from_utf8_lossy(&b[a + 1..a + c]).into_owned();
-                }
+                && let Some(c) = b.get(a..def_end).and_then(|r| memchr::memchr(b')', r))
+            {
+                args = String::from_utf8_lossy(&b[a + 1..a + c]).into_owned();
+            }
             columns.push((col, sql_type(&type_name, &args)));
         }
         i = def_end;
@@ -348,11 +341,7 @@ fn definition_end(b: &[u8], mut i: usize, end: usize) -> Scan<usize> {
     while i < end {
         match b[i] {
             b'\'' | b'"' | b'`' => {
-                i = if b[i] == b'`' {
-                    memchr::memchr(b'`', &b[i + 1..]).map(|o| i + o + 2).unwrap_or(end)
-                } else {
-                    skip_quoted(b, i)?
-                };
+                i = if b[i] == b'`' { memchr::memchr(b'`', &b[i + 1..]).map(|o| i + o + 2).unwrap_or(end) } else { skip_quoted(b, i)? };
                 continue;
             }
             b'(' => depth += 1,
@@ -514,53 +503,49 @@ fn scan_rows(b: &[u8], from: usize, to: usize, def: &TableDef, schema: &SchemaRe
                     }
                     q = end;
                 } else {
-                let c = b.get(q).copied();
-                match c {
-                    Some(b'\'') | Some(b'"') => {
-                        let end = read_string(b, q, &mut text)?;
-                        let Ok(s) = std::str::from_utf8(&text) else {
-                            return fail(q, "string is not valid UTF-8");
-                        };
-                        if !cols[ci].push(s) {
-                            return Err(Fail {
-                                offset: q,
-                                message: format!("expected {}, found '{}'", cols[ci].expects(), clip(s)),
-                                field: Some(schema.field(ci).name().clone()),
-                            });
-                        }
-                        q = end;
-                    }
-                    Some(b')') => {
-                        return fail(
-                            row_start,
-                            format!("expected {n} values in this row of `{}`, found {k}", clip(&def.name)),
-                        );
-                    }
-                    Some(_) => {
-                        let mut e = q;
-                        while e < b.len() && !matches!(b[e], b',' | b')') && !b[e].is_ascii_whitespace() {
-                            e += 1;
-                        }
-                        let tok = &b[q..e];
-                        if tok.eq_ignore_ascii_case(b"NULL") {
-                            cols[ci].null();
-                        } else {
-                            let hex = (tok.len() > 2 && (tok.starts_with(b"0x") || tok.starts_with(b"0X")))
-                                .then(|| hex_text(&tok[2..]))
-                                .flatten();
-                            let s = hex.as_deref().unwrap_or_else(|| std::str::from_utf8(tok).unwrap_or(""));
+                    let c = b.get(q).copied();
+                    match c {
+                        Some(b'\'') | Some(b'"') => {
+                            let end = read_string(b, q, &mut text)?;
+                            let Ok(s) = std::str::from_utf8(&text) else {
+                                return fail(q, "string is not valid UTF-8");
+                            };
                             if !cols[ci].push(s) {
                                 return Err(Fail {
                                     offset: q,
-                                    message: format!("expected {}, found {}", cols[ci].expects(), clip(&String::from_utf8_lossy(tok))),
+                                    message: format!("expected {}, found '{}'", cols[ci].expects(), clip(s)),
                                     field: Some(schema.field(ci).name().clone()),
                                 });
                             }
+                            q = end;
                         }
-                        q = e;
+                        Some(b')') => {
+                            return fail(row_start, format!("expected {n} values in this row of `{}`, found {k}", clip(&def.name)));
+                        }
+                        Some(_) => {
+                            let mut e = q;
+                            while e < b.len() && !matches!(b[e], b',' | b')') && !b[e].is_ascii_whitespace() {
+                                e += 1;
+                            }
+                            let tok = &b[q..e];
+                            if tok.eq_ignore_ascii_case(b"NULL") {
+                                cols[ci].null();
+                            } else {
+                                let hex =
+                                    (tok.len() > 2 && (tok.starts_with(b"0x") || tok.starts_with(b"0X"))).then(|| hex_text(&tok[2..])).flatten();
+                                let s = hex.as_deref().unwrap_or_else(|| std::str::from_utf8(tok).unwrap_or(""));
+                                if !cols[ci].push(s) {
+                                    return Err(Fail {
+                                        offset: q,
+                                        message: format!("expected {}, found {}", cols[ci].expects(), clip(&String::from_utf8_lossy(tok))),
+                                        field: Some(schema.field(ci).name().clone()),
+                                    });
+                                }
+                            }
+                            q = e;
+                        }
+                        None => return fail(q, "unexpected end of file inside a row (truncated dump?)"),
                     }
-                    None => return fail(q, "unexpected end of file inside a row (truncated dump?)"),
-                }
                 }
                 if let Some(f) = filled.get_mut(ci) {
                     *f = true;
@@ -661,11 +646,12 @@ fn bits_text(digits: &[u8]) -> Option<String> {
     }
     let mut v: i64 = 0;
     for &d in digits {
-        v = v * 2 + match d {
-            b'0' => 0,
-            b'1' => 1,
-            _ => return None,
-        };
+        v = v * 2
+            + match d {
+                b'0' => 0,
+                b'1' => 1,
+                _ => return None,
+            };
     }
     Some(v.to_string())
 }
@@ -824,10 +810,7 @@ UNLOCK TABLES;
         assert_eq!(b.column(4).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, None));
         // Without `table:`, a dump with rows in two tables asks which one.
         let err = MysqlDumpFormat.reader(serde_norway::Value::Null).unwrap();
-        let msg = err
-            .read(&SourceInput { file: "d.sql", bytes: MYSQLDUMP.as_bytes(), declared: &DeclaredTypes::new() })
-            .unwrap_err()
-            .to_string();
+        let msg = err.read(&SourceInput { file: "d.sql", bytes: MYSQLDUMP.as_bytes(), declared: &DeclaredTypes::new() }).unwrap_err().to_string();
         assert!(msg.contains("set `table:`") && msg.contains("notes, orders"), "{msg}");
     }
 

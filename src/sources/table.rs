@@ -42,8 +42,7 @@ impl SourceTable {
         for (i, b) in data.batches.iter().enumerate() {
             parts[i % n].push(b.clone());
         }
-        let mem = MemTable::try_new(data.schema.clone(), parts)
-            .map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
+        let mem = MemTable::try_new(data.schema.clone(), parts).map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
         Ok(SourceTable { name: name.to_string(), format, file: file.to_string(), bytes, data, stamp: None, mem })
     }
 }
@@ -109,10 +108,7 @@ impl RawSchema {
     }
 
     fn find(&self, name: &str) -> Option<&Arc<LazySource>> {
-        self.sources
-            .iter()
-            .find(|s| s.name == name)
-            .or_else(|| self.by_lower_name.get(&name.to_ascii_lowercase()).map(|&i| &self.sources[i]))
+        self.sources.iter().find(|s| s.name == name).or_else(|| self.by_lower_name.get(&name.to_ascii_lowercase()).map(|&i| &self.sources[i]))
     }
 
     /// The table, decoding its file on first use.
@@ -131,14 +127,7 @@ impl RawSchema {
                 tokio::task::spawn_blocking(move || {
                     let input = SourceInput { file: &src2.location.display, bytes: &bytes, declared: &src2.declared };
                     let data = src2.reader.read(&input)?;
-                    let mut t = SourceTable::new(
-                        &src2.name,
-                        src2.format,
-                        &src2.location.display,
-                        bytes.len() as u64,
-                        data,
-                        partitions,
-                    )?;
+                    let mut t = SourceTable::new(&src2.name, src2.format, &src2.location.display, bytes.len() as u64, data, partitions)?;
                     t.stamp = stamp;
                     Ok::<_, SourceError>(Arc::new(t))
                 })

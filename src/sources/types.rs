@@ -25,13 +25,13 @@ pub fn parse_type_name(name: &str) -> Result<DataType, String> {
     if let Some(args) = n.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')')) {
         let mut it = args.split(',').map(|s| s.trim().parse::<u8>());
         if let (Some(Ok(p)), Some(Ok(s)), None) = (it.next(), it.next(), it.next())
-            && (1..=38).contains(&p) && s <= p {
-                return Ok(DataType::Decimal128(p, s as i8));
-            }
+            && (1..=38).contains(&p)
+            && s <= p
+        {
+            return Ok(DataType::Decimal128(p, s as i8));
+        }
     }
-    Err(format!(
-        "unknown column type `{name}`; expected one of int64, float64, decimal(p,s), utf8, date, timestamp, boolean"
-    ))
+    Err(format!("unknown column type `{name}`; expected one of int64, float64, decimal(p,s), utf8, date, timestamp, boolean"))
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date, validated.
@@ -213,10 +213,7 @@ fn looks_like_code(v: &str) -> bool {
 /// tokenizing readers ([`super::builders::ColumnBuilder`]). An empty value is NULL, for text too, as in CSV (an
 /// empty field) and XLSX (an empty cell), so that every format reads a missing value the same way; other values
 /// are trimmed before parsing. On a value that does not parse, returns the index of the row and what was expected.
-pub fn build_array<'a>(
-    data_type: &DataType,
-    values: impl ExactSizeIterator<Item = Option<&'a str>>,
-) -> Result<ArrayRef, (usize, String)> {
+pub fn build_array<'a>(data_type: &DataType, values: impl ExactSizeIterator<Item = Option<&'a str>>) -> Result<ArrayRef, (usize, String)> {
     let supported = matches!(
         data_type,
         DataType::Int64

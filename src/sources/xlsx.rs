@@ -7,9 +7,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use calamine::{DataRef, Reader, Xlsx};
-use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-};
+use datafusion::arrow::array::{ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::Deserialize;
@@ -54,9 +52,10 @@ impl SourceFormat for XlsxFormat {
             return Err("give either `sheet` or `sheets`, not both".into());
         }
         if let Some(SheetSelection::All(s)) = &o.sheets
-            && s != "*" {
-                return Err(format!("`sheets` is a list of sheet names or \"*\", got `{s}`"));
-            }
+            && s != "*"
+        {
+            return Err(format!("`sheets` is a list of sheet names or \"*\", got `{s}`"));
+        }
         Ok(Box::new(XlsxReader { options: o }))
     }
 }
@@ -132,12 +131,7 @@ fn cell_name(row: u32, col: u32) -> String {
 impl XlsxReader {
     /// Read a sheet's cells one by one (never calamine's dense range, which a single far cell such as `XFD1048576`
     /// would make huge), within Excel's own row and column limits and the table's cell budget.
-    fn sheet_cells<RS: std::io::Read + std::io::Seek>(
-        wb: &mut Xlsx<RS>,
-        file: &str,
-        sheet: &str,
-        budget: u64,
-    ) -> Result<SheetCells> {
+    fn sheet_cells<RS: std::io::Read + std::io::Seek>(wb: &mut Xlsx<RS>, file: &str, sheet: &str, budget: u64) -> Result<SheetCells> {
         let at = |last: Option<(u32, u32)>| {
             let place = match last {
                 Some((r, c)) => format!("sheet `{sheet}`, after cell {}", cell_name(r, c)),
@@ -227,9 +221,8 @@ impl XlsxReader {
     fn read_workbook(&self, input: &SourceInput<'_>, unpacked: u64) -> Result<RawTable> {
         let file = input.file;
         let budget = cell_budget(unpacked);
-        let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(input.bytes)).map_err(|e| {
-            SourceError::file(file, format!("not a readable XLSX workbook (expected a zip of sheets): {e}"))
-        })?;
+        let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(input.bytes))
+            .map_err(|e| SourceError::file(file, format!("not a readable XLSX workbook (expected a zip of sheets): {e}")))?;
         let available = wb.sheet_names();
         let wanted: Vec<String> = match (&self.options.sheet, &self.options.sheets) {
             (Some(s), _) => vec![s.clone()],
@@ -247,10 +240,7 @@ impl XlsxReader {
         let mut total_rows = 0usize;
         for sheet in &wanted {
             if !available.contains(sheet) {
-                return Err(SourceError::file(
-                    file,
-                    format!("no sheet `{sheet}`; the workbook has {}", available.join(", ")),
-                ));
+                return Err(SourceError::file(file, format!("no sheet `{sheet}`; the workbook has {}", available.join(", "))));
             }
             let SheetCells { cells } = Self::sheet_cells(&mut wb, file, sheet, budget)?;
             // An empty sheet contributes no rows (but a missing header is only an error if all are empty).
@@ -274,8 +264,7 @@ impl XlsxReader {
             let width = names.iter().rposition(|n| !n.is_empty()).map(|p| p + 1).unwrap_or(0);
             names.truncate(width);
             for (i, n) in names.iter().enumerate() {
-                let at = Position::default()
-                    .with_context(format!("sheet `{sheet}`, cell {}", cell_name(row0, col0 + i as u32)));
+                let at = Position::default().with_context(format!("sheet `{sheet}`, cell {}", cell_name(row0, col0 + i as u32)));
                 if n.is_empty() {
                     return Err(SourceError::parse(file, at, "empty column name in the header row"));
                 }
@@ -371,10 +360,7 @@ impl XlsxReader {
         }
         let schema = Arc::new(Schema::new(fields));
         let all = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
-        let batches = (0..all.num_rows())
-            .step_by(BATCH_ROWS)
-            .map(|o| all.slice(o, BATCH_ROWS.min(all.num_rows() - o)))
-            .collect();
+        let batches = (0..all.num_rows()).step_by(BATCH_ROWS).map(|o| all.slice(o, BATCH_ROWS.min(all.num_rows() - o))).collect();
         Ok(RawTable { schema, batches })
     }
 }
@@ -658,11 +644,7 @@ mod tests {
     fn a_corrupt_cell_reference_names_the_last_good_cell() {
         let b = workbook(&[(0, 0, "ID"), (1, 0, "1"), (2, 0, "2")]);
         let bad = rezip(&b, |name, data| {
-            if name == "xl/worksheets/sheet1.xml" {
-                String::from_utf8(data).unwrap().replace("r=\"A3\"", "r=\"3\"").into_bytes()
-            } else {
-                data
-            }
+            if name == "xl/worksheets/sheet1.xml" { String::from_utf8(data).unwrap().replace("r=\"A3\"", "r=\"3\"").into_bytes() } else { data }
         });
         let err = read(&bad, &DeclaredTypes::new()).unwrap_err().to_string();
         assert!(err.starts_with("t.xlsx: sheet `S`, after cell A2: unreadable sheet"), "{err}");

@@ -21,14 +21,11 @@ pub fn check_sizes(file: &str, bytes: &[u8]) -> Result<u64> {
     let mut zip = open(file, bytes)?;
     let mut total: u64 = 0;
     for i in 0..zip.len() {
-        let entry = zip
-            .by_index_raw(i)
-            .map_err(|e| SourceError::file(file, format!("not a readable XLSX workbook: zip entry {i}: {e}")))?;
+        let entry = zip.by_index_raw(i).map_err(|e| SourceError::file(file, format!("not a readable XLSX workbook: zip entry {i}: {e}")))?;
         let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{i}"));
         let (size, packed) = (entry.size(), entry.compressed_size());
-        let refuse = |why: String| {
-            SourceError::file(file, format!("zip entry `{name}` {why} (the reader's limit against zip bombs); is the file corrupt?"))
-        };
+        let refuse =
+            |why: String| SourceError::file(file, format!("zip entry `{name}` {why} (the reader's limit against zip bombs); is the file corrupt?"));
         if size > MAX_XLSX_ENTRY_BYTES {
             return Err(refuse(format!("declares {size} uncompressed bytes, more than {MAX_XLSX_ENTRY_BYTES}")));
         }
@@ -49,13 +46,10 @@ pub fn check_sizes(file: &str, bytes: &[u8]) -> Result<u64> {
 pub fn verify_crcs(file: &str, bytes: &[u8]) -> Result<()> {
     let mut zip = open(file, bytes)?;
     for i in 0..zip.len() {
-        let mut entry = zip
-            .by_index(i)
-            .map_err(|e| SourceError::file(file, format!("not a readable XLSX workbook: zip entry {i}: {e}")))?;
+        let mut entry = zip.by_index(i).map_err(|e| SourceError::file(file, format!("not a readable XLSX workbook: zip entry {i}: {e}")))?;
         let name = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{i}"));
-        std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| {
-            SourceError::file(file, format!("zip entry `{name}` is corrupt ({e}): the workbook was damaged in transfer or on disk"))
-        })?;
+        std::io::copy(&mut entry, &mut std::io::sink())
+            .map_err(|e| SourceError::file(file, format!("zip entry `{name}` is corrupt ({e}): the workbook was damaged in transfer or on disk")))?;
     }
     Ok(())
 }

@@ -35,10 +35,7 @@ impl SourceFormat for XmlFormat {
     }
     fn reader(&self, options: serde_norway::Value) -> std::result::Result<Box<dyn SourceReader>, String> {
         let options: XmlOptions = parse_options(options)?;
-        let path = options
-            .record_path
-            .as_deref()
-            .map(|p| p.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>());
+        let path = options.record_path.as_deref().map(|p| p.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>());
         if path.as_ref().is_some_and(|p| p.is_empty()) {
             return Err("`record_path` is empty".into());
         }
@@ -128,9 +125,7 @@ impl SourceReader for XmlReader {
 
         loop {
             let pos = reader.buffer_position();
-            let event = reader.read_event().map_err(|e| {
-                SourceError::parse(file, at(reader.error_position()), format!("malformed XML: {e}"))
-            })?;
+            let event = reader.read_event().map_err(|e| SourceError::parse(file, at(reader.error_position()), format!("malformed XML: {e}")))?;
             match event {
                 Event::Start(ref e) | Event::Empty(ref e) => {
                     let is_empty = matches!(event, Event::Empty(_));
@@ -151,9 +146,9 @@ impl SourceReader for XmlReader {
                         in_record = true;
                         for a in e.attributes().flatten() {
                             let key = a.key.as_ref().to_string();
-                            let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| {
-                                SourceError::parse(file, at(pos), format!("malformed attribute: {err}"))
-                            })?;
+                            let v = a
+                                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .map_err(|err| SourceError::parse(file, at(pos), format!("malformed attribute: {err}")))?;
                             let slot = cols.slot(&key, file, || at(pos))?;
                             cols.open(slot).push_str(&v);
                         }
@@ -230,10 +225,7 @@ impl SourceReader for XmlReader {
             return Err(SourceError::file(file, "no records: the root element is empty"));
         }
         if cols.rows == 0 && cols.names.is_empty() {
-            return Err(SourceError::file(
-                file,
-                format!("no element at record path `{}`", record_path.unwrap_or_default().join("/")),
-            ));
+            return Err(SourceError::file(file, format!("no element at record path `{}`", record_path.unwrap_or_default().join("/"))));
         }
 
         let mut fields = Vec::with_capacity(cols.names.len());
@@ -248,23 +240,13 @@ impl SourceReader for XmlReader {
             arrays.push(array);
         }
         let schema = Arc::new(Schema::new(fields));
-        let all = RecordBatch::try_new(schema.clone(), arrays)
-            .map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
-        let batches = (0..all.num_rows())
-            .step_by(BATCH_ROWS)
-            .map(|o| all.slice(o, BATCH_ROWS.min(all.num_rows() - o)))
-            .collect();
+        let all = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
+        let batches = (0..all.num_rows()).step_by(BATCH_ROWS).map(|o| all.slice(o, BATCH_ROWS.min(all.num_rows() - o))).collect();
         Ok(RawTable { schema, batches })
     }
 }
 
-fn close(
-    stack: &mut NameStack,
-    in_record: &mut bool,
-    field_slot: &mut Option<usize>,
-    cols: &mut Columns,
-    record_path: Option<&[String]>,
-) {
+fn close(stack: &mut NameStack, in_record: &mut bool, field_slot: &mut Option<usize>, cols: &mut Columns, record_path: Option<&[String]>) {
     let depth = stack.len();
     stack.pop();
     let rp_len = record_path.map(|p| p.len()).unwrap_or(usize::MAX);
@@ -330,11 +312,8 @@ mod tests {
 
     #[test]
     fn field_named_like_its_record() {
-        let t = read(
-            "",
-            "<?xml version='1.0'?><R><Motif><ID>1</ID><Motif>Taille &amp; co</Motif></Motif><Motif><ID>2</ID><Motif/></Motif></R>",
-        )
-        .unwrap();
+        let t =
+            read("", "<?xml version='1.0'?><R><Motif><ID>1</ID><Motif>Taille &amp; co</Motif></Motif><Motif><ID>2</ID><Motif/></Motif></R>").unwrap();
         assert_eq!(t.schema.field(0).data_type(), &DataType::Int64);
         let m = t.batches[0].column(1).as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!(m.value(0), "Taille & co");

@@ -215,9 +215,7 @@ impl ModelCache {
             }
         }
         decoder.finish().map_err(bad)?;
-        let schema = decoder
-            .schema()
-            .ok_or_else(|| Miss::Corrupt(format!("expected a schema in the {payload_len}-byte payload")))?;
+        let schema = decoder.schema().ok_or_else(|| Miss::Corrupt(format!("expected a schema in the {payload_len}-byte payload")))?;
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         if rows != header.rows {
             return Err(Miss::Corrupt(format!("expected {} rows, found {rows}", header.rows)));
@@ -276,9 +274,7 @@ impl ModelCache {
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
-            let orphan_entry = name
-                .strip_suffix(&format!(".{EXTENSION}"))
-                .is_some_and(|model| !name.starts_with('.') && models.get(model).is_none());
+            let orphan_entry = name.strip_suffix(&format!(".{EXTENSION}")).is_some_and(|model| !name.starts_with('.') && models.get(model).is_none());
             let old_temp = name.starts_with('.')
                 && name.ends_with(".tmp")
                 && e.metadata().and_then(|m| m.modified()).is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_TEMP));
@@ -347,8 +343,7 @@ fn read_entry(path: &Path, model: &str, key: &CacheKey) -> Result<(Header, Buffe
     }
     let mut json = vec![0u8; header_len];
     file.read_exact(&mut json).map_err(io)?;
-    let header: Header =
-        serde_json::from_slice(&json).map_err(|e| Miss::Corrupt(format!("expected a JSON header: {e}")))?;
+    let header: Header = serde_json::from_slice(&json).map_err(|e| Miss::Corrupt(format!("expected a JSON header: {e}")))?;
     if header.model != model {
         return Err(Miss::Corrupt(format!("expected model `{model}`, the file holds `{}`", header.model)));
     }
@@ -518,10 +513,7 @@ mod tests {
     }
 
     fn batch() -> (SchemaRef, Vec<RecordBatch>) {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new("name", DataType::Utf8, true),
-        ]));
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]));
         let b = RecordBatch::try_new(
             schema.clone(),
             vec![Arc::new(Int64Array::from(vec![1, 2, 3])), Arc::new(StringArray::from(vec![Some("é"), None, Some("c")]))],

@@ -105,19 +105,9 @@ impl ModelSet {
         let mut models: BTreeMap<String, Model> = BTreeMap::new();
         for (file, sql) in files {
             let name = Path::new(&file).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-            let refs = references(&sql).map_err(|e| TransformError {
-                file: file.clone(),
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            })?;
+            let refs = references(&sql).map_err(|e| TransformError { file: file.clone(), line: e.line, column: e.column, message: e.message })?;
             if let Some(prev) = models.get(&name) {
-                return Err(TransformError {
-                    file,
-                    line: 0,
-                    column: 0,
-                    message: format!("model `{name}` is defined twice (also in {})", prev.file),
-                });
+                return Err(TransformError { file, line: 0, column: 0, message: format!("model `{name}` is defined twice (also in {})", prev.file) });
             }
             models.insert(name.clone(), Model { name, file, sql, references: refs });
         }
@@ -129,9 +119,7 @@ impl ModelSet {
                     Dependency::Model(n) => (&names, "model", n),
                 };
                 if !known.iter().any(|k| k == name) {
-                    let hint = did_you_mean(name, known.iter().map(String::as_str))
-                        .map(|s| format!("; did you mean `{s}`?"))
-                        .unwrap_or_default();
+                    let hint = did_you_mean(name, known.iter().map(String::as_str)).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
                     return Err(TransformError {
                         file: m.file.clone(),
                         line: r.line,
@@ -273,8 +261,7 @@ mod tests {
         let mut on_disk = Vec::new();
         collect_sql(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"), &mut on_disk).unwrap_or_else(|e| panic!("{e}"));
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut on_disk: Vec<String> =
-            on_disk.iter().filter_map(|p| p.strip_prefix(root).ok()).map(|p| p.display().to_string()).collect();
+        let mut on_disk: Vec<String> = on_disk.iter().filter_map(|p| p.strip_prefix(root).ok()).map(|p| p.display().to_string()).collect();
         on_disk.sort();
         let mut bundled: Vec<String> = BUNDLED.iter().map(|(f, _)| f.to_string()).collect();
         bundled.sort();
@@ -283,11 +270,7 @@ mod tests {
 
     #[test]
     fn cycles_and_duplicates_are_errors() {
-        let e = set(&[
-            ("sql/a.sql", "SELECT * FROM {{ ref('b') }}"),
-            ("sql/b.sql", "SELECT *\nFROM {{ ref('a') }}"),
-        ])
-        .unwrap_err();
+        let e = set(&[("sql/a.sql", "SELECT * FROM {{ ref('b') }}"), ("sql/b.sql", "SELECT *\nFROM {{ ref('a') }}")]).unwrap_err();
         assert_eq!(e.to_string(), "sql/b.sql:2:6: models form a cycle: a → b → a");
         let e = set(&[("sql/x/a.sql", "SELECT 1"), ("sql/y/a.sql", "SELECT 2")]).unwrap_err();
         assert!(e.message.contains("defined twice"), "{e}");

@@ -161,11 +161,7 @@ pub fn load_quality(project_dir: &Path) -> Result<(String, QualityFile), Transfo
 pub async fn run_report(ctx: &SessionContext, models: &ModelSet, file: &str, q: &QualityFile) -> Result<Report, TransformError> {
     let err = |message: String| TransformError { file: file.to_string(), line: 0, column: 0, message };
     let table = |name: &str| {
-        if models.get(name).is_some() {
-            format!("{CATALOG}.{STAGING_SCHEMA}.\"{name}\"")
-        } else {
-            format!("{CATALOG}.{RAW_SCHEMA}.\"{name}\"")
-        }
+        if models.get(name).is_some() { format!("{CATALOG}.{STAGING_SCHEMA}.\"{name}\"") } else { format!("{CATALOG}.{RAW_SCHEMA}.\"{name}\"") }
     };
     let count = |sql: String| async move {
         let rendered = render(&sql, |d| match d {
@@ -260,13 +256,8 @@ fn test_sql(d: &TestDecl, t: &str, table: &dyn Fn(&str) -> String) -> Result<(St
 
 async fn scalar_f64(ctx: &SessionContext, sql: &str) -> Result<f64, String> {
     use datafusion::arrow::array::{Array, Float64Array, Int64Array};
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| crate::errors::describe_error(&e))?
-        .collect()
-        .await
-        .map_err(|e| crate::errors::describe_error(&e))?;
+    let batches =
+        ctx.sql(sql).await.map_err(|e| crate::errors::describe_error(&e))?.collect().await.map_err(|e| crate::errors::describe_error(&e))?;
     let col = batches.iter().find(|b| b.num_rows() > 0).map(|b| b.column(0).clone());
     let Some(col) = col else { return Ok(0.0) };
     if col.is_null(0) {

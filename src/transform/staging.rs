@@ -171,9 +171,7 @@ impl StagingSchema {
         // the real problem.
         let Ok(key) = self.key_of(&cache, &m.name).await else { return Ok(false) };
         let name = m.name.clone();
-        let loaded = tokio::task::spawn_blocking(move || cache.load(&name, &key))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let loaded = tokio::task::spawn_blocking(move || cache.load(&name, &key)).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
         match loaded {
             Ok(snap) => {
                 let table = self.mem_table(snap.schema, snap.batches)?;
@@ -190,9 +188,7 @@ impl StagingSchema {
 
     /// Run the model's SQL (its inputs are registered by now), register the rows and write the snapshot.
     async fn run_model(&self, m: &Model) -> Result<(), DataFusionError> {
-        let fail = |message: String| {
-            DataFusionError::External(Box::new(TransformError { file: m.file.clone(), line: 0, column: 0, message }))
-        };
+        let fail = |message: String| DataFusionError::External(Box::new(TransformError { file: m.file.clone(), line: 0, column: 0, message }));
         let sql = render(&m.sql, |d| match d {
             Dependency::Source(s) => format!("{CATALOG}.{RAW_SCHEMA}.\"{s}\""),
             Dependency::Model(n) => format!("{CATALOG}.{STAGING_SCHEMA}.\"{n}\""),
@@ -245,9 +241,7 @@ impl StagingSchema {
             let verdict = match self.key_of(&cache, &m.name).await {
                 Ok(key) => {
                     let (c, name) = (cache.clone(), m.name.clone());
-                    tokio::task::spawn_blocking(move || c.verify(&name, &key))
-                        .await
-                        .map_err(|e| DataFusionError::External(Box::new(e)))?
+                    tokio::task::spawn_blocking(move || c.verify(&name, &key)).await.map_err(|e| DataFusionError::External(Box::new(e)))?
                 }
                 // The build below reports the unreadable source.
                 Err(e) => Err(Miss::Stale(e.to_string())),

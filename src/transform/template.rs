@@ -72,9 +72,7 @@ fn scan(sql: &str, mut on_ref: impl FnMut(&Reference) -> String) -> Result<Strin
 
 /// `source('x')`, `ref("x")`; anything else is an error that says what is accepted.
 fn parse_call(inner: &str) -> Result<Dependency, String> {
-    let (func, args) = inner
-        .split_once('(')
-        .ok_or_else(|| format!("expected source('table') or ref('model'), found `{{{{ {inner} }}}}`"))?;
+    let (func, args) = inner.split_once('(').ok_or_else(|| format!("expected source('table') or ref('model'), found `{{{{ {inner} }}}}`"))?;
     let args = args.trim_end().strip_suffix(')').ok_or_else(|| format!("missing `)` in `{{{{ {inner} }}}}`"))?.trim();
     let name = args
         .strip_prefix('\'')

@@ -39,10 +39,8 @@ pub async fn query(State(web): State<Arc<Web>>, headers: HeaderMap, body: Body) 
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("the body must be {{\"sql\": \"...\"}}: {e}")),
     };
-    let wants_arrow = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().starts_with(ARROW_STREAM)));
+    let wants_arrow =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim().starts_with(ARROW_STREAM)));
     let (schema, batches) = match web.engine.query(&request.sql, &[]).await {
         Ok(r) => r,
         Err(e) => return error(engine_status(&e), crate::errors::describe_error(&e)),
@@ -73,9 +71,7 @@ pub fn engine_status(e: &datafusion::error::DataFusionError) -> StatusCode {
     match interrupted(e) {
         Some(Interrupted::Timeout(_)) | Some(Interrupted::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
         Some(Interrupted::Panicked(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-        None if matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        None if matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)) => StatusCode::SERVICE_UNAVAILABLE,
         None => StatusCode::BAD_REQUEST,
     }
 }

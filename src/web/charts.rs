@@ -85,7 +85,14 @@ pub fn donut(label: &str, points: &[(String, f64)], format: Format) -> String {
         let title = format!("{} : {} ({})", name, compact(*v, format), percent(share));
         if share >= 0.9999 {
             // One slice is the whole circle: an arc cannot start and end at the same point.
-            let _ = write!(s, r#"<g><title>{}</title><circle cx="{cx}" cy="{cy}" r="{:.1}" fill="none" stroke="{}" stroke-width="{:.1}"/></g>"#, esc(&title), (r + hole) / 2.0, colour(i), r - hole);
+            let _ = write!(
+                s,
+                r#"<g><title>{}</title><circle cx="{cx}" cy="{cy}" r="{:.1}" fill="none" stroke="{}" stroke-width="{:.1}"/></g>"#,
+                esc(&title),
+                (r + hole) / 2.0,
+                colour(i),
+                r - hole
+            );
         } else if share > 0.0 {
             let end = angle + share * std::f64::consts::TAU;
             let large = if share > 0.5 { 1 } else { 0 };
@@ -214,7 +221,13 @@ pub fn scatter(label: &str, points: &[ScatterPoint], axes: (&str, Format, &str, 
         );
     }
     let _ = write!(s, r#"<text x="{:.1}" y="{:.1}" class="lbl" text-anchor="middle">{}</text>"#, left + pw / 2.0, height - 6.0, esc(xname));
-    let _ = write!(s, r#"<text x="12" y="{:.1}" class="lbl" transform="rotate(-90 12 {:.1})" text-anchor="middle">{}</text>"#, top_m + ph / 2.0, top_m + ph / 2.0, esc(yname));
+    let _ = write!(
+        s,
+        r#"<text x="12" y="{:.1}" class="lbl" transform="rotate(-90 12 {:.1})" text-anchor="middle">{}</text>"#,
+        top_m + ph / 2.0,
+        top_m + ph / 2.0,
+        esc(yname)
+    );
     for p in &finite {
         let g = groups.iter().position(|g| *g == p.group).unwrap_or(0);
         let _ = write!(
@@ -289,7 +302,11 @@ mod tests {
         assert!(l.contains("M80.0") && !l.contains("NaN"), "{l}");
         let empty = bar("t", &[], Format::Currency);
         assert!(empty.ends_with("</svg>"));
-        let sc = scatter("t", &[ScatterPoint { label: "p".into(), group: "g".into(), x: 1.0, y: f64::NAN }], ("x", Format::Currency, "y", Format::Percent));
+        let sc = scatter(
+            "t",
+            &[ScatterPoint { label: "p".into(), group: "g".into(), x: 1.0, y: f64::NAN }],
+            ("x", Format::Currency, "y", Format::Percent),
+        );
         assert!(!sc.contains("NaN"), "{sc}");
     }
 }

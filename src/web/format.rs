@@ -41,11 +41,19 @@ pub fn compact(value: f64, format: Format) -> String {
         Format::Currency => format!("{}{NBSP}MAD", scaled(value)),
         Format::Percent => percent(value),
         Format::Integer => {
-            if value.abs() >= 1e6 { scaled(value) } else { number(value, 0) }
+            if value.abs() >= 1e6 {
+                scaled(value)
+            } else {
+                number(value, 0)
+            }
         }
         // A whole number computed in floating point (a funnel step) reads without ",00".
         Format::Decimal | Format::Text => {
-            if value.abs() >= 1e6 { scaled(value) } else { number(value, if value.fract() == 0.0 { 0 } else { 2 }) }
+            if value.abs() >= 1e6 {
+                scaled(value)
+            } else {
+                number(value, if value.fract() == 0.0 { 0 } else { 2 })
+            }
         }
     }
 }

@@ -160,10 +160,7 @@ pub async fn check_site(State(site): State<Arc<Site>>, mut request: Request, nex
     }
     for origin in request.headers().get_all(header::ORIGIN) {
         if !origin.to_str().is_ok_and(|o| site.origin_ok(o)) {
-            return error(
-                StatusCode::FORBIDDEN,
-                format!("cross-origin request refused: Origin `{}` is not this server", quote(origin.as_bytes())),
-            );
+            return error(StatusCode::FORBIDDEN, format!("cross-origin request refused: Origin `{}` is not this server", quote(origin.as_bytes())));
         }
     }
     request.extensions_mut().insert(site);
@@ -197,8 +194,8 @@ pub async fn require_json(request: Request, next: Next) -> Response {
 
 /// Reads a request body of at most `limit` bytes within [`BODY_TIMEOUT`]: 413 when larger, 408 when too slow.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
-    use futures::StreamExt;
     use axum::body::HttpBody;
+    use futures::StreamExt;
     let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {limit} bytes"));
     // A Content-Length past the limit is refused before reading anything.
     if body.size_hint().lower() > limit as u64 {

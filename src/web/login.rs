@@ -25,14 +25,7 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 /// host), else `/`.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && n.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            n
-        }
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.bytes().all(|b| b.is_ascii_graphic()) => n,
         _ => "/",
     }
 }
@@ -111,14 +104,10 @@ pub async fn submit(
             }
             r
         }
-        Err(AuthError::TooManyAttempts(secs)) => with_retry_after(
-            failed(StatusCode::TOO_MANY_REQUESTS, &format!("Trop de tentatives : réessayez dans {secs} s.")),
-            secs,
-        ),
-        Err(AuthError::Hasher(_)) => with_retry_after(
-            failed(StatusCode::SERVICE_UNAVAILABLE, "Serveur occupé : réessayez dans un instant."),
-            1,
-        ),
+        Err(AuthError::TooManyAttempts(secs)) => {
+            with_retry_after(failed(StatusCode::TOO_MANY_REQUESTS, &format!("Trop de tentatives : réessayez dans {secs} s.")), secs)
+        }
+        Err(AuthError::Hasher(_)) => with_retry_after(failed(StatusCode::SERVICE_UNAVAILABLE, "Serveur occupé : réessayez dans un instant."), 1),
         Err(_) => failed(StatusCode::UNAUTHORIZED, "Utilisateur ou mot de passe incorrect."),
     }
 }

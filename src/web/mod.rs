@@ -23,12 +23,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
@@ -38,8 +38,8 @@ use crate::engine::Engine;
 use crate::flight::tls::TlsFiles;
 use guard::Site;
 use html::Links;
-use session::Session;
 use pages::{Selection, Slicer};
+use session::Session;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {

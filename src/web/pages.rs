@@ -6,11 +6,11 @@ use std::fmt::Write;
 
 use futures::future::join_all;
 
+use super::WebError;
 use super::charts::{self, ScatterPoint};
 use super::format::{compact, full, month_name};
 use super::html::{Links, esc, page};
 use super::table::{Cell, ResultTable};
-use super::WebError;
 use crate::dashboards::{Dashboard, Visual};
 use crate::engine::Engine;
 use crate::model::{Format, Model};
@@ -185,7 +185,8 @@ pub async fn dashboard(
             }
         };
         let wide = if v.chart == "table" || v.chart == "line" || v.chart == "cards" { " wide" } else { "" };
-        let section = format!(r#"<section class="visual{wide}" id="{0}" data-visual="{0}" data-chart="{1}">{html}</section>"#, esc(&v.name), esc(&v.chart));
+        let section =
+            format!(r#"<section class="visual{wide}" id="{0}" data-visual="{0}" data-chart="{1}">{html}</section>"#, esc(&v.name), esc(&v.chart));
         if v.chart == "cards" { cards.push_str(&section) } else { grid.push_str(&section) }
     }
     body.push_str(&cards);
@@ -265,9 +266,10 @@ fn cell_text(cell: &Cell, format: Format, short: bool) -> String {
 fn row_label(table: &ResultTable, dims: &[usize], row: &[Cell]) -> String {
     let names: Vec<&str> = dims.iter().map(|d| table.columns[*d].name.as_str()).collect();
     if names == ["Annee", "Mois"]
-        && let (Some(Cell::Int(y)), Some(Cell::Int(m))) = (row.get(dims[0]), row.get(dims[1])) {
-            return format!("{m:02}/{y}");
-        }
+        && let (Some(Cell::Int(y)), Some(Cell::Int(m))) = (row.get(dims[0]), row.get(dims[1]))
+    {
+        return format!("{m:02}/{y}");
+    }
     let parts: Vec<String> = dims.iter().map(|d| row.get(*d).map(Cell::text).filter(|t| !t.is_empty()).unwrap_or_else(|| "(vide)".into())).collect();
     parts.join(" · ")
 }

@@ -113,9 +113,7 @@ fn cells(array: &dyn Array) -> Vec<Cell> {
         let a = array.as_boolean();
         return (0..n).map(|i| if nulls(i) { Cell::Null } else { Cell::Bool(a.value(i)) }).collect();
     }
-    (0..n)
-        .map(|i| if nulls(i) { Cell::Null } else { Cell::Text(array_value_to_string(array, i).unwrap_or_default()) })
-        .collect()
+    (0..n).map(|i| if nulls(i) { Cell::Null } else { Cell::Text(array_value_to_string(array, i).unwrap_or_default()) }).collect()
 }
 
 #[cfg(test)]

@@ -43,8 +43,7 @@ pub fn server_config(files: &TlsFiles) -> Result<rustls::ServerConfig, TlsError>
     if certs.is_empty() {
         return Err(TlsError::NoCert { file: cert_file });
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|source| TlsError::Key { file: files.key.display().to_string(), source })?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|source| TlsError::Key { file: files.key.display().to_string(), source })?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()

@@ -20,11 +20,7 @@ pub fn binary() -> Command {
 /// Run the binary; returns (exit code, stdout, stderr).
 pub fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
     let out: Output = binary().args(args).current_dir(cwd).output().expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 pub async fn sql(ctx: &SessionContext, q: &str) -> Vec<RecordBatch> {

@@ -8,8 +8,8 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider};
 use datafusion::prelude::SessionContext;
 use omnimarket::engine::Engine;
-use omnimarket::model::load::load_project;
 use omnimarket::model::Model;
+use omnimarket::model::load::load_project;
 
 pub const FIXTURE: &str = include_str!("../fixtures/semantic_small.sql");
 
@@ -43,10 +43,7 @@ pub async fn rows_of(df: datafusion::dataframe::DataFrame) -> Rows {
     for b in &batches {
         for r in 0..b.num_rows() {
             out.push(
-                b.columns()
-                    .iter()
-                    .map(|c| if c.is_null(r) { "NULL".to_string() } else { array_value_to_string(c, r).unwrap_or_default() })
-                    .collect(),
+                b.columns().iter().map(|c| if c.is_null(r) { "NULL".to_string() } else { array_value_to_string(c, r).unwrap_or_default() }).collect(),
             );
         }
     }
@@ -82,4 +79,3 @@ pub fn assert_same_rows(actual: &Rows, expected: &Rows) {
     let e: Vec<&[&str]> = e.iter().map(|r| r.as_slice()).collect();
     assert_rows(actual, &e);
 }
-

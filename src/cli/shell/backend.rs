@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::CommandGetTables;
+use arrow_flight::sql::client::FlightSqlServiceClient;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, BinaryArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -212,9 +212,7 @@ impl Backend for Remote {
     async fn measures(&mut self) -> Result<Option<Vec<MeasureInfo>>, String> {
         // The server shows the model as `semantic.omnimarket`, its measures as columns tagged in the field
         // metadata (see `semantic::measures_from_schema`).
-        let tables = self
-            .remote_tables(TableFilter { catalog: None, schema_pattern: Some("semantic".into()), table_pattern: None }, true)
-            .await?;
+        let tables = self.remote_tables(TableFilter { catalog: None, schema_pattern: Some("semantic".into()), table_pattern: None }, true).await?;
         let measures: Vec<MeasureInfo> =
             tables.iter().filter_map(|t| t.arrow_schema.as_ref()).flat_map(|s| super::semantic::measures_from_schema(s)).collect();
         Ok(if tables.is_empty() { None } else { Some(measures) })

@@ -283,11 +283,7 @@ async fn connect(url: &str, user: Option<&str>, tls_ca: Option<&std::path::Path>
         }
         other => return Err(format!("bad --connect `{url}`: unknown scheme `{other}` (grpc:// or grpc+tls://)")),
     };
-    let channel = endpoint
-        .connect_timeout(Duration::from_secs(10))
-        .connect()
-        .await
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let channel = endpoint.connect_timeout(Duration::from_secs(10)).connect().await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
     let mut client = FlightSqlServiceClient::new(channel);
     if let Some(user) = user {
         let password = match std::env::var("OMNIMARKET_PASSWORD") {

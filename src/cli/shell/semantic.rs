@@ -9,7 +9,6 @@ use datafusion::arrow::datatypes::Schema;
 use crate::engine::Engine;
 use crate::query::catalog::{EXPRESSION_KEY, FOLDER_KEY, KIND_KEY};
 
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeasureInfo {
     /// Display folder ("Ventes", "Clients\\Fidélité"); empty at the top level.
@@ -26,11 +25,7 @@ pub fn engine_measures(engine: &Engine) -> Vec<MeasureInfo> {
         .folders()
         .into_iter()
         .flat_map(|(folder, measures)| {
-            measures.into_iter().map(move |m| MeasureInfo {
-                folder: folder.clone(),
-                name: m.name.clone(),
-                expression: Some(m.dax_one_line()),
-            })
+            measures.into_iter().map(move |m| MeasureInfo { folder: folder.clone(), name: m.name.clone(), expression: Some(m.dax_one_line()) })
         })
         .collect()
 }

@@ -14,13 +14,7 @@ use crate::generate::writers::sql_dump::column_names;
 use crate::generate::writers::xlsx::Book;
 
 /// `stats` is indexed by client id − 1.
-pub fn dim_client(
-    dir: &Path,
-    created: NaiveDate,
-    cal: &Calendar,
-    clients: &ClientBase,
-    stats: &[ClientStats],
-) -> Result<Written, GenerateError> {
+pub fn dim_client(dir: &Path, created: NaiveDate, cal: &Calendar, clients: &ClientBase, stats: &[ClientStats]) -> Result<Written, GenerateError> {
     let name = super::DIM_CLIENT_XLSX;
     let mut book = Book::new(dir, name, created)?;
     let seg = segments(stats);
@@ -48,8 +42,7 @@ pub fn dim_client(
         s.number(row, 13, f64::from(fidelity_score(st, last_day)))?;
     }
 
-    let sheet =
-        book.add_sheet("Stats_RFM", &["ID_Client", "Nb_Achats", "CA_Total", "Derniere_Vente", "Segment_RFM"])?;
+    let sheet = book.add_sheet("Stats_RFM", &["ID_Client", "Nb_Achats", "CA_Total", "Derniere_Vente", "Segment_RFM"])?;
     let mut row = 0u32;
     for (i, st) in stats.iter().enumerate() {
         let Some((day, second)) = st.last else { continue };

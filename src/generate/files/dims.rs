@@ -61,9 +61,7 @@ pub fn dim_canal(dir: &Path) -> Result<Written, GenerateError> {
     let name = super::DIM_CANAL_JSON;
     let records: Vec<_> = CANAUX
         .iter()
-        .map(|(id, nom, ty)| {
-            vec![("ID_Canal", Value::Int(i64::from(*id))), ("Nom_Canal", Value::Str(nom)), ("Type", Value::Str(ty))]
-        })
+        .map(|(id, nom, ty)| vec![("ID_Canal", Value::Int(i64::from(*id))), ("Nom_Canal", Value::Str(nom)), ("Type", Value::Str(ty))])
         .collect();
     let (rows, bytes) = write_records(dir, name, &records)?;
     Ok((name.to_string(), rows, bytes))

@@ -169,10 +169,7 @@ fn produce(
 }
 
 /// Receives chunks until the end marker; `Ok(false)` if the channel closed without one (the producer failed).
-fn for_each_sale(
-    rx: Receiver<Msg>,
-    mut f: impl FnMut(&Sale) -> Result<(), GenerateError>,
-) -> Result<bool, GenerateError> {
+fn for_each_sale(rx: Receiver<Msg>, mut f: impl FnMut(&Sale) -> Result<(), GenerateError>) -> Result<bool, GenerateError> {
     for msg in rx {
         match msg {
             Msg::Chunk(chunk) => {

@@ -21,12 +21,7 @@ pub struct CsvWriter {
 
 impl CsvWriter {
     pub fn create(dir: &Path, name: &str, header: &[&str]) -> Result<Self, GenerateError> {
-        let mut w = Self {
-            file: AtomicFile::create(dir, name)?,
-            buf: Vec::with_capacity(FLUSH_AT * 2),
-            at_row_start: true,
-            rows: 0,
-        };
+        let mut w = Self { file: AtomicFile::create(dir, name)?, buf: Vec::with_capacity(FLUSH_AT * 2), at_row_start: true, rows: 0 };
         w.buf.extend_from_slice(BOM);
         for h in header {
             w.str(h);

@@ -171,10 +171,7 @@ mod tests {
         out.close(b'}').unwrap();
         out.finish().unwrap();
         let text = std::fs::read_to_string(dir.path().join("b.json")).unwrap();
-        assert_eq!(
-            text,
-            "{\n  \"generated_at\": \"2024-12-31T23:59:59\",\n  \"sessions\": [],\n  \"c\": {\n    \"n\": 3\n  }\n}"
-        );
+        assert_eq!(text, "{\n  \"generated_at\": \"2024-12-31T23:59:59\",\n  \"sessions\": [],\n  \"c\": {\n    \"n\": 3\n  }\n}");
     }
 
     #[test]

@@ -286,12 +286,7 @@ pub struct DumpWriter {
 impl DumpWriter {
     /// Writes everything up to the first row of `data_table`. `completed_on` is the text of the final
     /// "Dump completed on" comment (fixed, for reproducible output).
-    pub fn create(
-        dir: &Path,
-        name: &str,
-        data_table: &'static str,
-        completed_on: String,
-    ) -> Result<Self, GenerateError> {
+    pub fn create(dir: &Path, name: &str, data_table: &'static str, completed_on: String) -> Result<Self, GenerateError> {
         let mut file = AtomicFile::create(dir, name)?;
         let mut head = String::from(HEADER);
         head.push('\n');
@@ -303,15 +298,7 @@ impl DumpWriter {
             }
         }
         file.write_all(head.as_bytes())?;
-        Ok(Self {
-            file,
-            buf: Vec::with_capacity(FLUSH_AT * 2),
-            table: data_table,
-            rows_in_statement: 0,
-            first_value: true,
-            rows: 0,
-            completed_on,
-        })
+        Ok(Self { file, buf: Vec::with_capacity(FLUSH_AT * 2), table: data_table, rows_in_statement: 0, first_value: true, rows: 0, completed_on })
     }
 
     /// Starts a row: opens a new INSERT statement when needed. Follow with the value methods, then

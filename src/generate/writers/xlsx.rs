@@ -137,10 +137,7 @@ impl Sheet<'_> {
 
     /// A date and time, given as its Excel serial number.
     pub fn datetime(&mut self, row: u32, col: u16, serial: f64) -> Result<(), GenerateError> {
-        self.ws
-            .write_number_with_format(row, col, serial, &self.formats.datetime)
-            .map(|_| ())
-            .map_err(xlsx_err(self.path))
+        self.ws.write_number_with_format(row, col, serial, &self.formats.datetime).map(|_| ()).map_err(xlsx_err(self.path))
     }
 }
 

@@ -123,7 +123,8 @@ impl<'a> Planner<'a> {
         let grid = self.grids[g].clone();
         let Some(child) = self.child_grid(g, it)? else { return Ok(Slot::Blank) };
         let pk: Vec<String> = grid.keys.iter().map(|k| quote(k)).collect();
-        let group = if pk.is_empty() { String::new() } else { format!(" GROUP BY {}", pk.iter().map(|k| format!("c.{k}")).collect::<Vec<_>>().join(", ")) };
+        let group =
+            if pk.is_empty() { String::new() } else { format!(" GROUP BY {}", pk.iter().map(|k| format!("c.{k}")).collect::<Vec<_>>().join(", ")) };
         let keys_sel = |prefix: &str| pk.iter().map(|k| format!("{prefix}.{k}")).collect::<Vec<String>>();
         let model = self.model();
         let sql = match &it.kind {
@@ -149,7 +150,8 @@ impl<'a> Planner<'a> {
                     Agg::DistinctCountNoBlank => format!("NULLIF(COUNT(DISTINCT {v}), 0)"),
                     Agg::Product => product_sql(v),
                     Agg::Concat { delimiter, order, descending } => {
-                        let order = if order.is_some() { format!(" ORDER BY c.\"v1\" {}", if *descending { "DESC" } else { "ASC" }) } else { String::new() };
+                        let order =
+                            if order.is_some() { format!(" ORDER BY c.\"v1\" {}", if *descending { "DESC" } else { "ASC" }) } else { String::new() };
                         format!("string_agg(CAST({v} AS VARCHAR), '{}'{order})", delimiter.replace('\'', "''"))
                     }
                 };
@@ -232,7 +234,8 @@ impl<'a> Planner<'a> {
         let mut sel = names.clone();
         sel.push("COUNT(*) AS \"c\"".into());
         let group = if names.is_empty() { String::new() } else { format!(" GROUP BY {}", names.join(", ")) };
-        let cte = self.cte("x", format!("SELECT {} FROM {ac} a JOIN {bc} b ON {} AND a.\"__v\" = b.\"__v\"{group}", sel.join(", "), nullsafe("a", "b", &bk)));
+        let cte = self
+            .cte("x", format!("SELECT {} FROM {ac} a JOIN {bc} b ON {} AND a.\"__v\" = b.\"__v\"{group}", sel.join(", "), nullsafe("a", "b", &bk)));
         Ok(Slot::Value { cte, column: "c".into(), keys: bk })
     }
 }

@@ -76,7 +76,9 @@ impl<'a> Planner<'a> {
             }
         }
         if let (Some(rel), Some(t)) = (&month, &time)
-            && t.keys.iter().any(|k| rel.finer_attributes.contains(&k.name) || model.attribute_of(date, &k.column).is_some_and(|a| rel.finer_attributes.contains(&a.name)))
+            && t.keys.iter().any(|k| {
+                rel.finer_attributes.contains(&k.name) || model.attribute_of(date, &k.column).is_some_and(|a| rel.finer_attributes.contains(&a.name))
+            })
         {
             return Ok(None);
         }
@@ -130,7 +132,13 @@ impl<'a> Planner<'a> {
                     let cols = rel.one_columns.iter().enumerate().map(|(i, c)| format!("dd.{} AS \"__k{i}\"", quote(c))).collect::<Vec<_>>();
                     let mut sel: Vec<String> = t.keys.iter().map(|k| format!("m.{}", quote(&k.name))).collect();
                     sel.extend(cols);
-                    let on = rel.many_columns.iter().enumerate().map(|(i, c)| format!("{}.{} = mm.\"__k{i}\"", alias(fact), quote(c))).collect::<Vec<_>>().join(" AND ");
+                    let on = rel
+                        .many_columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| format!("{}.{} = mm.\"__k{i}\"", alias(fact), quote(c)))
+                        .collect::<Vec<_>>()
+                        .join(" AND ");
                     let _ = write!(
                         sk.from,
                         " JOIN (SELECT DISTINCT {} FROM {map} m JOIN {dsrc} dd ON dd.{} = m.\"__d\") mm ON {on}",

@@ -112,7 +112,11 @@ impl<'a> Planner<'a> {
         let model = self.model();
         model.attribute(name).ok_or_else(|| {
             let hint = did_you_mean(name, model.attributes.iter().map(|a| a.name.as_str()).chain(model.measures.iter().map(|m| m.name.as_str())));
-            let what = if model.measure(name).is_some() { format!("`{name}` is a measure; use MEASURE({name})") } else { format!("unknown attribute `{name}`{hint}") };
+            let what = if model.measure(name).is_some() {
+                format!("`{name}` is a measure; use MEASURE({name})")
+            } else {
+                format!("unknown attribute `{name}`{hint}")
+            };
             PlanError(what)
         })
     }
@@ -136,7 +140,8 @@ impl<'a> Planner<'a> {
                 {
                     return Err(PlanError(format!(
                         "a filter combines attributes of `{}` and `{}` with OR/NOT; a filter context holds one table per condition (split it with AND)",
-                        model.tables[t].name.as_str(), model.tables[attr.table].name.as_str()
+                        model.tables[t].name.as_str(),
+                        model.tables[attr.table].name.as_str()
                     )));
                 }
                 table = Some(attr.table);
@@ -279,7 +284,6 @@ impl<'a> Planner<'a> {
         Ok(self.cte("g", sql))
     }
 
-
     /// Evaluates `nodes` on grid `g`: a CTE with the grid's keys and one column `v<i>` per node.
     fn eval_grid(&mut self, g: usize, nodes: &[Node]) -> Result<String> {
         let mut items: Vec<Node> = Vec::new();
@@ -366,7 +370,10 @@ impl<'a> Planner<'a> {
                     let l = self.cte("s", format!("SELECT {} FROM {s}{group}", edge_sel.join(", ")));
                     let mut sel: Vec<String> = names.iter().map(|n| format!("s.{n}")).collect();
                     sel.extend((0..aggs.len()).map(|i| format!("s.\"a{i}\"")));
-                    self.cte("l", format!("SELECT {} FROM {s} s JOIN {l} x ON {} AND s.\"__d\" = x.\"__d\"", sel.join(", "), nullsafe("s", "x", &keys)))
+                    self.cte(
+                        "l",
+                        format!("SELECT {} FROM {s} s JOIN {l} x ON {} AND s.\"__d\" = x.\"__d\"", sel.join(", "), nullsafe("s", "x", &keys)),
+                    )
                 }
             };
             for (i, leaf) in leaves.into_iter().enumerate() {
@@ -448,10 +455,7 @@ impl<'a> Planner<'a> {
 
 /// `b."__r<i>"` → the join column it names (`j0."a1"`), from the base's select list.
 fn base_sql_refs(base_cols: &[String]) -> HashMap<String, String> {
-    base_cols
-        .iter()
-        .filter_map(|c| c.split_once(" AS ").map(|(src, name)| (format!("b.{name}"), src.to_string())))
-        .collect()
+    base_cols.iter().filter_map(|c| c.split_once(" AS ").map(|(src, name)| (format!("b.{name}"), src.to_string()))).collect()
 }
 
 /// An output rendered over the base, rewritten to read the joins directly: `b."__r<i>"` → its join column,

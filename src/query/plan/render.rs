@@ -81,7 +81,13 @@ impl<'a> Planner<'a> {
             Node::Number(v) => format!("CAST({v} AS DOUBLE)"),
             Node::Text(s) => format!("'{}'", s.replace('\'', "''")),
             Node::Date(d) => format!("DATE '{d}'"),
-            Node::Bool(b) => if *b { "TRUE".into() } else { "FALSE".into() },
+            Node::Bool(b) => {
+                if *b {
+                    "TRUE".into()
+                } else {
+                    "FALSE".into()
+                }
+            }
             Node::Blank => "NULL".into(),
             Node::Neg(a) => format!("(- {})", double(child(a)?)),
             Node::Not(a) => format!("(NOT COALESCE({}, FALSE))", child(a)?),
@@ -167,7 +173,6 @@ impl<'a> Planner<'a> {
             }
         })
     }
-
 }
 
 /// (column, literal) when one side of `=` is a row's column and the other a literal BLANK cannot equal.
