@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::context::{Ctx, Key};
-use super::joins::{Skeleton, product_sql};
+use super::joins::{Skeleton, aggregate_sql};
 use super::{Grid, PlanError, Planner, Result, Slot, alias, nullsafe};
 use crate::lowering::ir::{Agg, IterKind, Iteration, Mod, Node, SetKind, Type};
 use crate::lowering::types::type_of;
@@ -138,23 +138,13 @@ impl<'a> Planner<'a> {
                 }
                 let sel = self.selected(g, it, &child, &nodes)?;
                 let v = "c.\"v0\"";
-                let agg_sql = match agg {
-                    Agg::Sum => format!("SUM(CAST({v} AS DOUBLE))"),
-                    Agg::Average => format!("AVG(CAST({v} AS DOUBLE))"),
-                    Agg::Min => format!("MIN({v})"),
-                    Agg::Max => format!("MAX({v})"),
-                    Agg::Count => format!("NULLIF(COUNT({v}), 0)"),
-                    Agg::CountBlank => format!("(CASE WHEN COUNT(*) = 0 THEN NULL ELSE COUNT(*) - COUNT({v}) END)"),
-                    Agg::CountRows => "NULLIF(COUNT(*), 0)".into(),
-                    Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + CASE WHEN COUNT({v}) < COUNT(*) THEN 1 ELSE 0 END, 0)"),
-                    Agg::DistinctCountNoBlank => format!("NULLIF(COUNT(DISTINCT {v}), 0)"),
-                    Agg::Product => product_sql(v),
-                    Agg::Concat { delimiter, order, descending } => {
-                        let order =
-                            if order.is_some() { format!(" ORDER BY c.\"v1\" {}", if *descending { "DESC" } else { "ASC" }) } else { String::new() };
-                        format!("string_agg(CAST({v} AS VARCHAR), '{}'{order})", delimiter.replace('\'', "''"))
-                    }
+                // Item values are summed as DOUBLE (they are measures already evaluated, not stored amounts).
+                let value = if matches!(agg, Agg::Sum) { format!("CAST({v} AS DOUBLE)") } else { v.to_string() };
+                let order = match agg {
+                    Agg::Concat { order: Some(_), descending, .. } => Some(format!("c.\"v1\" {}", if *descending { "DESC" } else { "ASC" })),
+                    _ => None,
                 };
+                let agg_sql = aggregate_sql(agg, &value, false, order.as_deref());
                 let mut sel_cols = keys_sel("c");
                 sel_cols.push(format!("{agg_sql} AS \"r\""));
                 format!("SELECT {} FROM {sel} c{group}", sel_cols.join(", "))

@@ -204,39 +204,46 @@ impl<'a> Planner<'a> {
         };
         let integer = column_type.as_ref().is_some_and(|t| t.is_integer());
         let floating = !integer && !matches!(column_type, Some(DataType::Decimal128(..)));
-        Ok(match &leaf.agg {
-            // Floating-point addition depends on the order, and a parallel aggregation's order changes from run
-            // to run: the same total would differ in its last digits (65117653.049999855, then ...05000042).
-            // Summed as exact decimals (10 places, far below a cent) the total is the same every run and
-            // exact to the cent; it goes back to DOUBLE so the measure's type does not change.
-            Agg::Sum if floating => format!("CAST(SUM(CAST({v} AS {EXACT})) AS DOUBLE)"),
-            Agg::Sum => format!("SUM({v})"),
-            Agg::Average if floating => format!("CAST(SUM(CAST({v} AS {EXACT})) AS DOUBLE) / NULLIF(COUNT({v}), 0)"),
-            Agg::Average => format!("AVG(CAST({v} AS DOUBLE))"),
-            Agg::Min => format!("MIN({v})"),
-            Agg::Max => format!("MAX({v})"),
-            // DAX counts over no rows are BLANK, not 0.
-            Agg::Count => format!("NULLIF(COUNT({v}), 0)"),
-            // BLANK over no rows, 0 when rows have no blank.
-            Agg::CountBlank => format!("(CASE WHEN COUNT(*) = 0 THEN NULL ELSE COUNT(*) - COUNT({v}) END)"),
-            Agg::CountRows => "NULLIF(COUNT(*), 0)".into(),
-            Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + CASE WHEN COUNT({v}) < COUNT(*) THEN 1 ELSE 0 END, 0)"),
-            Agg::DistinctCountNoBlank => format!("NULLIF(COUNT(DISTINCT {v}), 0)"),
-            Agg::Product => product_sql(&v),
-            Agg::Concat { delimiter, order, descending } => {
-                let order = match order {
-                    Some(o) => {
-                        let o = self.render_row(o, &|n| match n {
-                            Node::Column { table, column } => Some(format!("{}.{}", alias(*table), quote(column))),
-                            _ => None,
-                        })?;
-                        format!(" ORDER BY {o} {}", if *descending { "DESC" } else { "ASC" })
-                    }
-                    None => String::new(),
-                };
-                format!("string_agg(CAST({v} AS VARCHAR), '{}'{order})", delimiter.replace('\'', "''"))
+        let order = match &leaf.agg {
+            Agg::Concat { order: Some(o), descending, .. } => {
+                let o = self.render_row(o, &|n| match n {
+                    Node::Column { table, column } => Some(format!("{}.{}", alias(*table), quote(column))),
+                    _ => None,
+                })?;
+                Some(format!("{o} {}", if *descending { "DESC" } else { "ASC" }))
             }
-        })
+            _ => None,
+        };
+        Ok(aggregate_sql(&leaf.agg, &v, floating, order.as_deref()))
+    }
+}
+
+/// An aggregation of the values `v` with DAX's BLANK rules, for a leaf's rows and an iteration's items alike.
+/// `exact` sums as decimals (floating-point amounts); `order` is CONCATENATEX's `expression ASC|DESC`.
+pub(super) fn aggregate_sql(agg: &Agg, v: &str, exact: bool, order: Option<&str>) -> String {
+    match agg {
+        // Floating-point addition depends on the order, and a parallel aggregation's order changes from run
+        // to run: the same total would differ in its last digits (65117653.049999855, then ...05000042).
+        // Summed as exact decimals (10 places, far below a cent) the total is the same every run and
+        // exact to the cent; it goes back to DOUBLE so the measure's type does not change.
+        Agg::Sum if exact => format!("CAST(SUM(CAST({v} AS {EXACT})) AS DOUBLE)"),
+        Agg::Sum => format!("SUM({v})"),
+        Agg::Average if exact => format!("CAST(SUM(CAST({v} AS {EXACT})) AS DOUBLE) / NULLIF(COUNT({v}), 0)"),
+        Agg::Average => format!("AVG(CAST({v} AS DOUBLE))"),
+        Agg::Min => format!("MIN({v})"),
+        Agg::Max => format!("MAX({v})"),
+        // DAX counts over no rows are BLANK, not 0.
+        Agg::Count => format!("NULLIF(COUNT({v}), 0)"),
+        // BLANK over no rows, 0 when rows have no blank.
+        Agg::CountBlank => format!("(CASE WHEN COUNT(*) = 0 THEN NULL ELSE COUNT(*) - COUNT({v}) END)"),
+        Agg::CountRows => "NULLIF(COUNT(*), 0)".into(),
+        Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + CASE WHEN COUNT({v}) < COUNT(*) THEN 1 ELSE 0 END, 0)"),
+        Agg::DistinctCountNoBlank => format!("NULLIF(COUNT(DISTINCT {v}), 0)"),
+        Agg::Product => product_sql(v),
+        Agg::Concat { delimiter, .. } => {
+            let order = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
+            format!("string_agg(CAST({v} AS VARCHAR), '{}'{order})", delimiter.replace('\'', "''"))
+        }
     }
 }
 
