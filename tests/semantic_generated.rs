@@ -134,3 +134,36 @@ async fn totals_are_exact_to_the_cent_and_stable() {
         assert_eq!(rows(&e, sql, true).await, first, "the same total every run");
     }
 }
+
+/// Every visual of the five dashboards has a DAX twin (`sql/dashboards/dax/*.dax`, same page and name) that
+/// returns the same rows as its semantic-SQL version: same columns, same values (rows compared sorted, as the
+/// SQL versions without ORDER BY have no order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_visual_has_an_equal_dax_query() {
+    let e = engine();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dax_dir = root.join("sql/dashboards/dax");
+    let mut twins = Vec::new();
+    for entry in std::fs::read_dir(&dax_dir).expect("sql/dashboards/dax") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("a .dax file");
+        twins.push(omnimarket::dashboards::parse(&path.display().to_string(), &text).expect("parses"));
+    }
+    let mut compared = 0;
+    for d in omnimarket::dashboards::load(root).expect("dashboards") {
+        let page = twins.iter().find(|t| t.name == d.name).unwrap_or_else(|| panic!("no sql/dashboards/dax file for page `{}`", d.name));
+        for v in &d.visuals {
+            let twin = page.visuals.iter().find(|t| t.name == v.name).unwrap_or_else(|| panic!("no DAX twin for {}/{}", d.name, v.name));
+            let mut want = rows(&e, &v.sql, true).await;
+            let mut got = rows(&e, &twin.sql, true).await;
+            assert!(!want.is_empty(), "{}/{} returned no row", d.name, v.name);
+            want.sort();
+            got.sort();
+            assert_eq!(got.first().map(Vec::len), want.first().map(Vec::len), "{}/{}: column count", d.name, v.name);
+            let ok = got.len() == want.len() && got.iter().zip(&want).all(|(g, w)| g.iter().zip(w).all(|(a, b)| close(a, b)));
+            assert!(ok, "{}/{}: the DAX twin differs\n DAX: {got:?}\n SQL: {want:?}", d.name, v.name);
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 26, "every visual of the five pages is compared");
+}

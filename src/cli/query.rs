@@ -1,4 +1,4 @@
-//! `omnimarket query "SQL"`: run SQL over the raw tables and print the result.
+//! `omnimarket query "SQL"`: run SQL (plain, semantic) or a DAX query over the project and print the result(s).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,7 +18,12 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// The SQL to run (tables: the raw sources, unqualified or as raw.<name>).
+    /// Run the text as a DAX query (`[DEFINE ...] EVALUATE ...`); text starting with DEFINE or EVALUATE is
+    /// DAX anyway. Each EVALUATE prints its own result.
+    #[arg(long)]
+    pub dax: bool,
+    /// The query: SQL (the raw sources, `omnimarket.staging.*`, the semantic table `omnimarket`) or DAX;
+    /// `-` reads it from standard input.
     pub sql: String,
 }
 
@@ -27,17 +32,39 @@ pub fn run(args: QueryArgs) -> Result<ExitCode, String> {
     let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let explain = |e: datafusion::error::DataFusionError| with_table_suggestion(describe_error(&e), &engine.raw_table_names());
-    let batches = runtime()?.block_on(async {
-        let (schema, mut batches) = engine.query(&args.sql, &[]).await.map_err(explain)?;
-        // An empty result still shows its columns.
-        if batches.is_empty() {
-            batches.push(datafusion::arrow::record_batch::RecordBatch::new_empty(schema));
+    let text = if args.sql == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| format!("reading the query from standard input: {e}"))?;
+        s
+    } else {
+        args.sql.clone()
+    };
+    let results = runtime()?.block_on(async {
+        let frames = if args.dax || crate::query::dax::is_dax(&text) {
+            engine.dax(&text).await.map_err(explain)?
+        } else {
+            vec![engine.sql(&text).await.map_err(explain)?]
+        };
+        let mut results = Vec::new();
+        for df in frames {
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let mut batches = engine.collect(df).await.map_err(explain)?;
+            // An empty result still shows its columns.
+            if batches.is_empty() {
+                batches.push(datafusion::arrow::record_batch::RecordBatch::new_empty(schema));
+            }
+            results.push(batches);
         }
-        Ok::<_, String>(batches)
+        Ok::<_, String>(results)
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    write_batches(&mut out, args.format, &batches)?;
+    for (i, batches) in results.iter().enumerate() {
+        if i > 0 {
+            writeln!(out).map_err(|e| e.to_string())?;
+        }
+        write_batches(&mut out, args.format, batches)?;
+    }
     out.flush().map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -113,3 +113,30 @@ impl Expr {
         }
     }
 }
+
+/// A DAX query: `DEFINE` definitions, then one or more `EVALUATE` statements. Offsets are byte offsets into the
+/// query text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub defines: Vec<Define>,
+    pub evaluates: Vec<Evaluate>,
+}
+
+/// One `DEFINE` entry, visible to every `EVALUATE` of the query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Define {
+    /// `MEASURE Table[Name] = expr`: a measure for this query only (the table is where it would live).
+    Measure { table: String, name: String, expr: Expr, at: usize },
+    /// `VAR name = expr`: a table or a constant, computed once for the query.
+    Var { name: String, expr: Expr, at: usize },
+}
+
+/// `EVALUATE table [ORDER BY e [ASC|DESC], ... [START AT v, ...]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluate {
+    pub table: Expr,
+    /// (expression, descending)
+    pub order_by: Vec<(Expr, bool)>,
+    pub start_at: Vec<Expr>,
+    pub at: usize,
+}

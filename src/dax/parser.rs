@@ -5,7 +5,7 @@
 //! [`MAX_TEXT`] bytes and syntax trees up to [`MAX_DEPTH`] levels (brackets, calls and operator chains alike), so
 //! neither the parser nor the recursive binder and planner after it can run out of stack.
 
-use super::ast::{BinaryOp, CmpOp, Expr, UnaryOp};
+use super::ast::{BinaryOp, CmpOp, Define, Evaluate, Expr, Query, UnaryOp};
 
 /// The longest measure text accepted, in bytes.
 pub const MAX_TEXT: usize = 64 * 1024;
@@ -140,6 +140,127 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     match p.peek() {
         Tok::End => Ok(expr),
         other => Err(p.error(format!("unexpected {} after the end of the expression", describe(other)))),
+    }
+}
+
+/// Does the text start (after comments) with `DEFINE` or `EVALUATE`: a DAX query rather than SQL?
+pub fn is_query(src: &str) -> bool {
+    let mut lx = Lexer { src, pos: 0 };
+    lx.skip_trivia();
+    let word: String = lx.rest().chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    word.eq_ignore_ascii_case("DEFINE") || word.eq_ignore_ascii_case("EVALUATE")
+}
+
+/// Parses a DAX query: `[DEFINE (MEASURE T[m] = e | VAR v = e)+] (EVALUATE t [ORDER BY e [ASC|DESC], ...
+/// [START AT v, ...]])+`. Keywords are case-insensitive; the limits of [`parse`] apply to the whole text.
+pub fn parse_query(src: &str) -> Result<Query, ParseError> {
+    if src.len() > MAX_TEXT {
+        return Err(ParseError { at: MAX_TEXT, message: format!("the query is longer than {} KiB", MAX_TEXT / 1024) });
+    }
+    let tokens = Lexer::tokens(src)?;
+    let mut p = Parser { tokens, i: 0, depth: 0 };
+    let mut defines = Vec::new();
+    if p.keyword("DEFINE") {
+        p.bump();
+        loop {
+            let at = p.at();
+            if p.keyword("MEASURE") {
+                p.bump();
+                let table_at = p.at();
+                let table = match p.bump() {
+                    Tok::Ident(t) | Tok::QuotedIdent(t) => t,
+                    other => {
+                        return Err(ParseError {
+                            at: table_at,
+                            message: format!("expected `Table[Measure]` after MEASURE, found {}", describe(&other)),
+                        });
+                    }
+                };
+                let name = match p.bump() {
+                    Tok::Bracket(n) => n,
+                    other => {
+                        return Err(ParseError { at: p.at(), message: format!("expected `[Measure]` after `{table}`, found {}", describe(&other)) });
+                    }
+                };
+                p.expect("=")?;
+                let expr = p.expr()?;
+                defines.push(Define::Measure { table, name, expr, at });
+            } else if p.keyword("VAR") {
+                p.bump();
+                let name_at = p.at();
+                let name = match p.bump() {
+                    Tok::Ident(n) => n,
+                    other => {
+                        return Err(ParseError { at: name_at, message: format!("expected a variable name after VAR, found {}", describe(&other)) });
+                    }
+                };
+                p.expect("=")?;
+                let expr = p.binary(0)?;
+                defines.push(Define::Var { name, expr, at: name_at });
+            } else if p.keyword("COLUMN") || p.keyword("TABLE") {
+                return Err(p.error("DEFINE COLUMN and DEFINE TABLE are not supported; use DEFINE VAR for a table, or ADDCOLUMNS".into()));
+            } else {
+                break;
+            }
+        }
+        if defines.is_empty() {
+            return Err(p.error(format!("expected MEASURE or VAR after DEFINE, found {}", describe(p.peek()))));
+        }
+    }
+    let mut evaluates = Vec::new();
+    while p.keyword("EVALUATE") {
+        let at = p.at();
+        p.bump();
+        let table = p.expr()?;
+        let mut order_by = Vec::new();
+        let mut start_at = Vec::new();
+        if p.keyword("ORDER") {
+            p.bump();
+            if !p.keyword("BY") {
+                return Err(p.error(format!("expected BY after ORDER, found {}", describe(p.peek()))));
+            }
+            p.bump();
+            loop {
+                let e = p.expr()?;
+                let descending = if p.keyword("DESC") {
+                    p.bump();
+                    true
+                } else {
+                    if p.keyword("ASC") {
+                        p.bump();
+                    }
+                    false
+                };
+                order_by.push((e, descending));
+                if !p.eat(",") {
+                    break;
+                }
+            }
+            if p.keyword("START") {
+                p.bump();
+                if !p.keyword("AT") {
+                    return Err(p.error(format!("expected AT after START, found {}", describe(p.peek()))));
+                }
+                p.bump();
+                loop {
+                    start_at.push(p.expr()?);
+                    if !p.eat(",") {
+                        break;
+                    }
+                }
+                if start_at.len() > order_by.len() {
+                    return Err(p.error(format!("START AT has {} values for {} ORDER BY expressions", start_at.len(), order_by.len())));
+                }
+            }
+        }
+        evaluates.push(Evaluate { table, order_by, start_at, at });
+    }
+    if evaluates.is_empty() {
+        return Err(p.error(format!("expected EVALUATE, found {}", describe(p.peek()))));
+    }
+    match p.peek() {
+        Tok::End => Ok(Query { defines, evaluates }),
+        other => Err(p.error(format!("unexpected {} after the end of the query (expected EVALUATE, ORDER BY or START AT)", describe(other)))),
     }
 }
 

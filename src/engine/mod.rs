@@ -31,6 +31,7 @@ use crate::model::{Model, ModelError};
 use crate::project::{Project, ProjectError};
 use crate::query::Predicate;
 use crate::query::catalog::SemanticSchema;
+use crate::query::dax::is_dax;
 use crate::query::plan::compile;
 use crate::query::surface::SEMANTIC_SCHEMA;
 use crate::query::surface::{is_model_table, rewrite_with_filters};
@@ -152,14 +153,60 @@ impl Engine {
     pub async fn compile(&self, sql: &str) -> Result<Option<String>, DataFusionError> {
         let (engine, sql) = (self.clone(), sql.to_string());
         runtime::run(self.timeout, &self.running, async move {
-            guard::check(&sql)?;
-            engine.compile_with_filters(&sql, &[]).await
+            let dax = is_dax(&sql);
+            if !dax {
+                guard::check(&sql)?;
+            }
+            let compiled = engine.compile_with_filters(&sql, &[]).await?;
+            if dax && let Some(c) = &compiled {
+                guard::check(c)?;
+            }
+            Ok(compiled)
         })
         .await
     }
 
-    /// As [`Engine::compile`], with `filters` (a page's slicers) added to every semantic block.
+    /// Compiles a DAX query (`DEFINE ... EVALUATE ...`): one SQL statement per EVALUATE, with the DAX names
+    /// of its columns.
+    pub async fn compile_dax(&self, text: &str) -> Result<Vec<crate::query::dax::Compiled>, DataFusionError> {
+        let bound = self.bound_model().await.map_err(|e| plan_error(e.to_string()))?;
+        crate::query::dax::compile(&bound, text).map_err(|e| plan_error(e.to_string()))
+    }
+
+    /// Plans each EVALUATE of a DAX query, in order (columns named as DAX names them: `Table[Column]`, `[Name]`).
+    pub async fn dax(&self, text: &str) -> Result<Vec<DataFrame>, DataFusionError> {
+        let (engine, text) = (self.clone(), text.to_string());
+        runtime::run(self.timeout, &self.running, async move {
+            let compiled = engine.compile_dax(&text).await?;
+            let mut out = Vec::new();
+            for c in compiled {
+                guard::check(&c.sql)?;
+                let session = SessionContext::new_with_state(engine.ctx.state());
+                out.push(session.sql_with_options(&c.sql, guard::read_only_options()).await?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// As [`Engine::compile`], with `filters` (a page's slicers) added to every semantic block. A DAX query
+    /// (one EVALUATE) compiles to its SQL.
     pub async fn compile_with_filters(&self, sql: &str, filters: &[Predicate]) -> Result<Option<String>, DataFusionError> {
+        if is_dax(sql) {
+            if !filters.is_empty() {
+                return Err(plan_error(
+                    "page filters do not apply to DAX queries: put them in the query (CALCULATETABLE or SUMMARIZECOLUMNS filters)",
+                ));
+            }
+            let mut compiled = self.compile_dax(sql).await?;
+            if compiled.len() != 1 {
+                return Err(plan_error(format!(
+                    "this DAX query has {} EVALUATE statements and one result is expected here; send them one at a time (`omnimarket query` and POST /api/dax return one result per EVALUATE)",
+                    compiled.len()
+                )));
+            }
+            return Ok(Some(compiled.remove(0).sql));
+        }
         if !self.is_semantic(sql) {
             return Ok(None);
         }
@@ -178,9 +225,16 @@ impl Engine {
     pub async fn sql_with_filters(&self, sql: &str, filters: &[Predicate]) -> Result<DataFrame, DataFusionError> {
         let (engine, sql, filters) = (self.clone(), sql.to_string(), filters.to_vec());
         runtime::run(self.timeout, &self.running, async move {
-            guard::check(&sql)?;
+            // DAX is not SQL: the guard checks the SQL it compiles to.
+            let dax = is_dax(&sql);
+            if !dax {
+                guard::check(&sql)?;
+            }
             let compiled = engine.compile_with_filters(&sql, &filters).await?;
             let text = compiled.as_deref().unwrap_or(&sql);
+            if dax {
+                guard::check(text)?;
+            }
             // A session of its own, from the shared one: same tables and settings, but whatever this query's
             // plan carries (settings included) is not seen by any other.
             let session = SessionContext::new_with_state(engine.ctx.state());

@@ -31,7 +31,10 @@ pub(super) struct Env {
 
 #[derive(Default)]
 pub(super) struct Scope {
-    vars: Vec<(String, Node, usize)>,
+    pub vars: Vec<(String, Node, usize)>,
+    /// In a DAX query, the columns of the query table whose row is current (`'Dim_Canal'[Nom_Canal]`, `[CA]`),
+    /// by the name they are written with: read as values, ahead of model columns and measures.
+    pub externals: Vec<(String, Node)>,
     /// VARs holding a table (`VAR Top = TOPN(...)`): the expression and where it was defined, bound where it is
     /// used as a table (a CALCULATE filter, an iterator's table) in its definition's context.
     pub tables: Vec<(String, Expr, Env)>,
@@ -78,6 +81,7 @@ fn is_table_expr(model: &Model, e: &Expr) -> bool {
                 | "DATESBETWEEN"
                 | "DATESINPERIOD"
                 | "REMOVEFILTERS"
+                | "TREATAS"
         ),
         _ => false,
     }
@@ -108,6 +112,8 @@ impl<'a> Binder<'a> {
 
     pub(super) fn err(&self, at: usize, message: impl Into<String>) -> ModelError {
         match self.measure {
+            // A DAX query's own expressions (see `super::query`) have no measure name to give.
+            Some(m) if m.name.is_empty() => ModelError::new(Some(m.location(at)), message.into()),
             Some(m) => ModelError::new(Some(m.location(at)), format!("measure `{}`: {}", m.name, message.into())),
             None => ModelError::new(None, message.into()),
         }
@@ -187,6 +193,16 @@ impl<'a> Binder<'a> {
     }
 
     pub(super) fn lower(&mut self, e: &Expr, env: &Env, scope: &mut Scope) -> Result<Node> {
+        if !scope.externals.is_empty() {
+            let written = match e {
+                Expr::Measure { name, .. } => Some(format!("[{name}]")),
+                Expr::Column { table, column, .. } if env.row.is_none() => Some(format!("{table}[{column}]")),
+                _ => None,
+            };
+            if let Some(node) = written.and_then(|w| scope.externals.iter().find(|(n, _)| *n == w).map(|(_, node)| node.clone())) {
+                return Ok(node);
+            }
+        }
         Ok(match e {
             Expr::Number(n) => Node::Number(format_number(*n)),
             Expr::Text(s) => Node::Text(s.clone()),
@@ -249,6 +265,13 @@ impl<'a> Binder<'a> {
                         return Err(self.err(*at, format!("unknown name `{name}`{}", did_you_mean(name, known.into_iter()))));
                     }
                 }
+            }
+            // `'Fait_Ventes'[CA_Total]`: a measure written with its table, as Power BI writes its queries.
+            Expr::Column { table, column, at }
+                if self.model.table(table).is_some_and(|t| self.model.tables[t].column_type(column).is_none())
+                    && self.model.measure(column).is_some() =>
+            {
+                return self.lower(&Expr::Measure { name: column.clone(), at: *at }, env, scope);
             }
             Expr::Column { at, .. } => {
                 let (t, c, _) = self.column(e)?;
@@ -317,7 +340,7 @@ impl<'a> Binder<'a> {
     }
 
     /// The values of `{ ... }` (or of a one-column table written otherwise) after IN.
-    fn constructor_values(&mut self, e: &Expr, env: &Env, scope: &mut Scope, at: usize) -> Result<Vec<Node>> {
+    pub(super) fn constructor_values(&mut self, e: &Expr, env: &Env, scope: &mut Scope, at: usize) -> Result<Vec<Node>> {
         match e {
             Expr::Table { rows, .. } => {
                 let mut out = Vec::new();

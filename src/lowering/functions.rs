@@ -237,6 +237,14 @@ pub const FUNCTIONS: &[Function] = &[
         "CALCULATE([CA_Total], KEEPFILTERS(Dim_Canal[Nom_Canal] = \"Web\"))",
     ),
     special(
+        "TREATAS",
+        2,
+        2,
+        Filter,
+        "The values of a table constructor as a filter on a column (the filter a slicer selection sends).",
+        "CALCULATE([CA_Total], TREATAS({ \"Web\", \"Mobile\" }, Dim_Canal[Nom_Canal]))",
+    ),
+    special(
         "USERELATIONSHIP",
         2,
         2,

@@ -276,6 +276,13 @@ pub enum Node {
     /// A value from the context enclosing the innermost iterator (a VAR defined outside it).
     Outer(Box<Node>),
     Info(Info),
+    /// A value from outside the model, as SQL: a column of the table a DAX query's FILTER/ADDCOLUMNS/TOPN
+    /// goes over (`per_row`), or a query's constant VAR. Rendered as written.
+    External {
+        sql: String,
+        ty: Type,
+        per_row: bool,
+    },
 }
 
 impl Node {

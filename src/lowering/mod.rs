@@ -6,6 +6,7 @@
 pub mod binder;
 pub mod functions;
 pub mod ir;
+pub mod query;
 mod tables;
 #[cfg(test)]
 pub mod test_model;

@@ -257,6 +257,22 @@ impl<'a> Binder<'a> {
                 vec![Mod::RemoveFilters { table, columns: vec![], keep: kept }]
             }
             "KEEPFILTERS" => self.filter_arg(self.arg(name, args, 0, at)?, env, scope, true)?,
+            "TREATAS" => {
+                // The values of a table constructor applied to a column, as if they were its own (the filter
+                // Power BI sends for a slicer selection).
+                if args.len() != 2 {
+                    return Err(self.err(at, "TREATAS: one target column is supported (TREATAS({ \"Web\", \"Mobile\" }, Dim_Canal[Nom_Canal]))"));
+                }
+                let target = self.arg(name, args, 1, at)?;
+                let (table, column, _) = self.column(target)?;
+                let values = self.arg(name, args, 0, at)?;
+                if !matches!(values, Expr::Table { .. }) {
+                    return Err(self.err(values.at(), "TREATAS: the values must be a table constructor `{ ... }`"));
+                }
+                let list = self.constructor_values(values, env, scope, at)?;
+                let pred = Node::In(Box::new(Node::Column { table, column: column.clone() }), list);
+                vec![Mod::Filter { table, columns: vec![column], pred: Box::new(pred), keep }]
+            }
             "USERELATIONSHIP" => {
                 let r = self.relationship(self.arg(name, args, 0, at)?, self.arg(name, args, 1, at)?, name)?;
                 vec![Mod::UseRelationship(r)]

@@ -71,5 +71,6 @@ pub fn type_of(model: &Model, n: &Node) -> Type {
         },
         Node::IntersectCount { .. } => Type::Number,
         Node::Outer(inner) => t(inner),
+        Node::External { ty, .. } => *ty,
     }
 }

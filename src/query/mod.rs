@@ -3,6 +3,7 @@
 //! the user's SQL (`SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket ...`).
 
 pub mod catalog;
+pub mod dax;
 pub mod plan;
 pub mod surface;
 pub mod udf;

@@ -61,6 +61,37 @@ pub async fn query(State(web): State<Arc<Web>>, headers: HeaderMap, body: Body) 
     axum::Json(ResultTable::from_batches(&schema, &batches).json()).into_response()
 }
 
+#[derive(serde::Deserialize)]
+struct DaxRequest {
+    query: String,
+}
+
+/// `POST /api/dax` with `{"query": "DEFINE ... EVALUATE ..."}`: `{"results": [table, ...]}`, one table per
+/// EVALUATE (each as `/api/query` returns it), columns named as DAX names them (`Dim_Canal[Nom_Canal]`, `[CA]`).
+pub async fn dax(State(web): State<Arc<Web>>, body: Body) -> Response {
+    let body = match read_body(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let request: DaxRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("the body must be {{\"query\": \"EVALUATE ...\"}}: {e}")),
+    };
+    let frames = match web.engine.dax(&request.query).await {
+        Ok(f) => f,
+        Err(e) => return error(engine_status(&e), crate::errors::describe_error(&e)),
+    };
+    let mut results = Vec::new();
+    for df in frames {
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        match web.engine.collect(df).await {
+            Ok(batches) => results.push(ResultTable::from_batches(&schema, &batches).json()),
+            Err(e) => return error(engine_status(&e), crate::errors::describe_error(&e)),
+        }
+    }
+    axum::Json(serde_json::json!({ "results": results })).into_response()
+}
+
 /// The HTTP status for an engine error: a refused statement is 403, a query past its time limit 503 (the
 /// server is fine, the query was too heavy), an internal failure 500; any other error is the client's query.
 pub fn engine_status(e: &datafusion::error::DataFusionError) -> StatusCode {

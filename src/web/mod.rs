@@ -113,9 +113,11 @@ impl Web {
 /// Every route with its guards, for a server answering as `site`.
 pub fn router(web: Arc<Web>, site: Site) -> Router {
     let query = post(api::query).route_layer(from_fn(guard::require_json));
+    let dax = post(api::dax).route_layer(from_fn(guard::require_json));
     Router::new()
         .route("/", get(index))
         .route("/api/query", query)
+        .route("/api/dax", dax)
         .route("/api/model", get(api::model))
         .route(session::LOGIN_PATH, get(login::form).post(login::submit))
         .route(session::LOGOUT_PATH, post(login::logout))

@@ -22,6 +22,7 @@ mod context;
 mod iterate;
 mod joins;
 mod render;
+pub mod tables;
 mod time;
 
 use std::collections::HashMap;
@@ -70,6 +71,8 @@ pub struct Planner<'a> {
     grids: Vec<Grid>,
     root_filters: Vec<Filter>,
     counter: usize,
+    /// Prepended to CTE names, so that several compilations can share one WITH (DAX queries).
+    prefix: String,
 }
 
 fn nullsafe(left: &str, right: &str, keys: &[String]) -> String {
@@ -85,13 +88,13 @@ fn alias(t: TableId) -> String {
 
 /// Compiles a semantic query to SQL.
 pub fn compile(bm: &BoundModel, q: &SemanticQuery) -> Result<String> {
-    Planner { bm, ctes: Vec::new(), grids: Vec::new(), root_filters: Vec::new(), counter: 0 }.query(q)
+    Planner { bm, ctes: Vec::new(), grids: Vec::new(), root_filters: Vec::new(), counter: 0, prefix: String::new() }.query(q)
 }
 
 impl<'a> Planner<'a> {
     fn fresh(&mut self, prefix: &str) -> String {
         self.counter += 1;
-        format!("{prefix}{}", self.counter)
+        format!("{}{prefix}{}", self.prefix, self.counter)
     }
 
     fn cte(&mut self, prefix: &str, sql: String) -> String {

@@ -89,6 +89,7 @@ impl<'a> Planner<'a> {
                 }
             }
             Node::Blank => "NULL".into(),
+            Node::External { sql, .. } => sql.clone(),
             Node::Neg(a) => format!("(- {})", double(child(a)?)),
             Node::Not(a) => format!("(NOT COALESCE({}, FALSE))", child(a)?),
             Node::Arith(op, a, b) => {
