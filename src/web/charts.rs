@@ -186,16 +186,57 @@ pub struct ScatterPoint {
     pub y: f64,
 }
 
-pub fn scatter(label: &str, points: &[ScatterPoint], axes: (&str, Format, &str, Format)) -> String {
+/// An axis's range: linear from `lo` (at most 0) to `hi`, or logarithmic between powers of ten.
+struct Scale {
+    lo: f64,
+    hi: f64,
+    log: bool,
+}
+
+impl Scale {
+    fn new(values: &[f64], log: bool) -> Scale {
+        if log {
+            let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
+            let min = positive.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = positive.iter().copied().fold(0.0_f64, f64::max);
+            if positive.is_empty() {
+                return Scale { lo: 1.0, hi: 10.0, log };
+            }
+            let (lo, hi) = (10f64.powf(min.log10().floor()), 10f64.powf(max.log10().ceil()));
+            return Scale { lo, hi: if hi > lo { hi } else { lo * 10.0 }, log };
+        }
+        Scale { lo: values.iter().copied().fold(0.0_f64, f64::min), hi: top(values.iter().copied()), log }
+    }
+
+    /// Where `v` falls between the ends, 0 to 1.
+    fn at(&self, v: f64) -> f64 {
+        if self.log { (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10()) } else { (v - self.lo) / (self.hi - self.lo) }
+    }
+
+    /// The values of the grid lines: five even steps, or each power of ten.
+    fn ticks(&self) -> Vec<f64> {
+        if self.log {
+            let (a, b) = (self.lo.log10().round() as i32, self.hi.log10().round() as i32);
+            (a..=b).map(|e| 10f64.powi(e)).collect()
+        } else {
+            (0..=4).map(|k| self.lo + (self.hi - self.lo) * k as f64 / 4.0).collect()
+        }
+    }
+}
+
+/// `log` = (x, y): logarithmic axes, for values spanning orders of magnitude (points at or below zero cannot be
+/// placed on them and are left out, with a note).
+pub fn scatter(label: &str, points: &[ScatterPoint], axes: (&str, Format, &str, Format), log: (bool, bool)) -> String {
     let (xname, xfmt, yname, yfmt) = axes;
     let (width, height, left, right, top_m, bottom) = (640.0, 320.0, 80.0, 130.0, 12.0, 44.0);
-    let finite: Vec<&ScatterPoint> = points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()).collect();
-    let xmax = top(finite.iter().map(|p| p.x));
-    let ymax = top(finite.iter().map(|p| p.y));
-    let ymin = finite.iter().map(|p| p.y).fold(0.0_f64, f64::min);
+    let finite: Vec<&ScatterPoint> =
+        points.iter().filter(|p| p.x.is_finite() && p.y.is_finite() && (!log.0 || p.x > 0.0) && (!log.1 || p.y > 0.0)).collect();
+    let left_out = points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()).count() - finite.len();
+    let xs = Scale::new(&finite.iter().map(|p| p.x).collect::<Vec<_>>(), log.0);
+    let ys = Scale::new(&finite.iter().map(|p| p.y).collect::<Vec<_>>(), log.1);
     let (pw, ph) = (width - left - right, height - top_m - bottom);
-    let px = |v: f64| left + pw * v / xmax;
-    let py = |v: f64| top_m + ph * (1.0 - (v - ymin) / (ymax - ymin));
+    let px = |v: f64| left + pw * xs.at(v);
+    let py = |v: f64| top_m + ph * (1.0 - ys.at(v));
     let mut groups: Vec<&str> = Vec::new();
     for p in &finite {
         if !groups.contains(&p.group.as_str()) {
@@ -204,21 +245,39 @@ pub fn scatter(label: &str, points: &[ScatterPoint], axes: (&str, Format, &str, 
     }
     groups.sort_unstable();
     let mut s = open(width, height, label);
-    for k in 0..=4 {
-        let (vx, vy) = (xmax * k as f64 / 4.0, ymin + (ymax - ymin) * k as f64 / 4.0);
+    for vy in ys.ticks() {
         let _ = write!(
             s,
-            r#"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{}</text><text x="{:.1}" y="{:.1}" class="axis" text-anchor="middle">{}</text>"#,
+            r#"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{}</text>"#,
             left + pw,
             py(vy),
             py(vy),
             left - 6.0,
             py(vy) + 4.0,
             esc(&compact(vy, yfmt)),
+        );
+    }
+    for vx in xs.ticks() {
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="middle" data-tick="{vx}">{}</text>"#,
             px(vx),
             top_m + ph + 16.0,
-            esc(&compact(vx, xfmt)),
+            esc(&compact(vx, xfmt))
         );
+    }
+    if log.0 || log.1 {
+        let which: Vec<&str> = [(log.0, "x"), (log.1, "y")].iter().filter(|(l, _)| *l).map(|(_, a)| *a).collect();
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="end" data-log="{}">échelle log.</text>"#,
+            left + pw,
+            top_m + ph + 30.0,
+            which.join(" ")
+        );
+    }
+    if left_out > 0 {
+        let _ = write!(s, r#"<text x="{left}" y="{:.1}" class="axis">{left_out} point(s) ≤ 0 hors échelle log.</text>"#, top_m + ph + 30.0);
     }
     let _ = write!(s, r#"<text x="{:.1}" y="{:.1}" class="lbl" text-anchor="middle">{}</text>"#, left + pw / 2.0, height - 6.0, esc(xname));
     let _ = write!(
@@ -306,6 +365,7 @@ mod tests {
             "t",
             &[ScatterPoint { label: "p".into(), group: "g".into(), x: 1.0, y: f64::NAN }],
             ("x", Format::Currency, "y", Format::Percent),
+            (false, false),
         );
         assert!(!sc.contains("NaN"), "{sc}");
     }

@@ -98,15 +98,17 @@ impl Web {
     }
 
     pub async fn slicers(&self) -> Result<&[Slicer], WebError> {
-        self.slicers.get_or_try_init(|| pages::load_slicers(&self.engine)).await.map(Vec::as_slice)
+        self.slicers.get_or_try_init(|| pages::load_slicers(&self.engine, &self.dashboards)).await.map(Vec::as_slice)
     }
 
     /// A dashboard page with the slicers in `params` (`[("Annee", "2024")]`).
     pub async fn render(&self, name: &str, params: &[(String, String)], links: Links) -> Result<pages::Page, WebError> {
         let board = self.dashboards.iter().find(|d| d.name == name).ok_or_else(|| WebError::NotFound(name.to_string()))?;
-        let slicers = self.slicers().await?;
-        let selection = Selection::parse(slicers, params)?;
-        Ok(pages::dashboard(&self.engine, &self.dashboards, board, slicers, &selection, links).await)
+        // The page's own slicers, in the order it declares them.
+        let all = self.slicers().await?;
+        let slicers: Vec<Slicer> = board.slicers.iter().filter_map(|d| all.iter().find(|s| s.attribute == d.attribute).cloned()).collect();
+        let selection = Selection::parse(&slicers, params)?;
+        Ok(pages::dashboard(&self.engine, &self.dashboards, board, &slicers, &selection, links).await)
     }
 }
 

@@ -16,16 +16,6 @@ use crate::engine::Engine;
 use crate::model::{Format, Model};
 use crate::query::{Predicate, Value};
 
-/// The slicers every page offers: (attribute, label). Those the model lacks are left out.
-pub const SLICERS: [(&str, &str); 6] = [
-    ("Annee", "Année"),
-    ("Mois", "Mois"),
-    ("Nom_Canal", "Canal"),
-    ("Code_Promo", "Code promo"),
-    ("Categorie", "Catégorie"),
-    ("Segment_RFM", "Segment RFM"),
-];
-
 /// Rows a table shows at most (the chart above it shows every row it can).
 const TABLE_ROWS: usize = 100;
 /// Bars a bar or donut chart shows at most.
@@ -42,17 +32,32 @@ pub struct SlicerOption {
 #[derive(Debug, Clone)]
 pub struct Slicer {
     pub attribute: String,
-    pub label: &'static str,
+    pub label: String,
     pub options: Vec<SlicerOption>,
 }
 
-/// The values of each slicer: the attribute's members, from `SELECT a FROM omnimarket GROUP BY a`.
-pub async fn load_slicers(engine: &Engine) -> Result<Vec<Slicer>, WebError> {
+/// The values of every slicer the dashboards declare (each attribute once): the attribute's members, from
+/// `SELECT a FROM omnimarket GROUP BY a`. An attribute the model lacks is an error at its declaration.
+pub async fn load_slicers(engine: &Engine, dashboards: &[Dashboard]) -> Result<Vec<Slicer>, WebError> {
     let model = engine.model();
-    let mut out = Vec::new();
-    for (attribute, label) in SLICERS {
-        if !model.attributes.iter().any(|a| a.name == attribute) {
+    let mut out: Vec<Slicer> = Vec::new();
+    let mut declared: Vec<(&Dashboard, &crate::dashboards::SlicerDecl)> = Vec::new();
+    for d in dashboards {
+        declared.extend(d.slicers.iter().map(|s| (d, s)));
+    }
+    for (board, decl) in declared {
+        let (attribute, label) = (decl.attribute.as_str(), decl.label.clone());
+        if out.iter().any(|s| s.attribute == attribute) {
             continue;
+        }
+        if !model.attributes.iter().any(|a| a.name == attribute) {
+            let names = model.attributes.iter().map(|a| a.name.as_str());
+            return Err(WebError::Query(format!(
+                "{}:{}: slicer `{attribute}`: the model has no such attribute{}",
+                board.file,
+                decl.line,
+                crate::suggest::hint(attribute, names)
+            )));
         }
         let sql = format!("SELECT {attribute} FROM {} GROUP BY {attribute} ORDER BY {attribute}", model.name);
         let table = run(engine, &sql, &[]).await.map_err(|e| WebError::Query(format!("slicer {attribute}: {e}")))?;
@@ -184,7 +189,7 @@ pub async fn dashboard(
                 format!(r#"<h2>{}</h2><div class="error">{}</div>"#, esc(&v.title), esc(&e))
             }
         };
-        let wide = if v.chart == "table" || v.chart == "line" || v.chart == "cards" { " wide" } else { "" };
+        let wide = if v.wide { " wide" } else { "" };
         let section =
             format!(r#"<section class="visual{wide}" id="{0}" data-visual="{0}" data-chart="{1}">{html}</section>"#, esc(&v.name), esc(&v.chart));
         if v.chart == "cards" { cards.push_str(&section) } else { grid.push_str(&section) }
@@ -198,7 +203,7 @@ pub async fn dashboard(
 fn slicer_form(board: &Dashboard, slicers: &[Slicer], selection: &Selection, links: Links) -> String {
     let mut f = format!(r#"<form class="slicers" method="get" action="{}">"#, esc(&links.dashboard(&board.name)));
     for (i, s) in slicers.iter().enumerate() {
-        let _ = write!(f, r#"<label>{}<select name="{}"><option value="">Tous</option>"#, esc(s.label), esc(&s.attribute));
+        let _ = write!(f, r#"<label>{}<select name="{}"><option value="">Tous</option>"#, esc(&s.label), esc(&s.attribute));
         for (j, o) in s.options.iter().enumerate() {
             let sel = if selection.has(i, j) { " selected" } else { "" };
             let _ = write!(f, r#"<option value="{}"{sel}>{}</option>"#, esc(&o.value), esc(&o.label));
@@ -324,7 +329,7 @@ pub fn visual(model: &Model, v: &Visual, table: &ResultTable) -> String {
                 })
                 .collect();
             let axes = (table.columns[x].name.as_str(), formats[x], table.columns[y].name.as_str(), formats[y]);
-            Some(charts::scatter(&v.title, &pts, axes))
+            Some(charts::scatter(&v.title, &pts, axes, (v.x_log, v.y_log)))
         }
         _ => None,
     };
