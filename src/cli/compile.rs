@@ -14,7 +14,8 @@ use crate::query::pretty_sql;
 pub struct CompileArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// The query, e.g. "SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket GROUP BY Nom_Canal".
+    /// The query, e.g. "SELECT Nom_Canal, MEASURE(CA_Total) FROM omnimarket GROUP BY Nom_Canal", or a DAX
+    /// query with one EVALUATE.
     pub sql: String,
 }
 

@@ -35,11 +35,11 @@ pub struct Cli {
 pub enum Command {
     /// Write the 14 raw source files of a synthetic, seeded business.
     Generate(generate::GenerateArgs),
-    /// Run SQL over the raw tables (and the cleaned `staging.<model>` tables).
+    /// Run SQL (raw tables, cleaned `staging.<model>` tables, the semantic table) or a DAX query (EVALUATE).
     Query(query::QueryArgs),
     /// The data-quality report: rows in/out per model, what each cleaning rule did, tests, reconciliations.
     Check(check::CheckArgs),
-    /// Print the SQL that runs for a query: semantic blocks compiled, plain SQL unchanged.
+    /// Print the SQL that runs for a query: semantic blocks and DAX compiled, plain SQL unchanged.
     Compile(compile::CompileArgs),
     /// The semantic model: tables, relationships, attributes and measures by folder.
     Model(model::ModelArgs),

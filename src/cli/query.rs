@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::errors::with_table_suggestion;
-use super::output::{OutputFormat, write_batches};
+use super::output::{OutputFormat, write_batches_for};
 use super::{ProjectArgs, describe_error, runtime};
 use crate::engine::Engine;
 use crate::project::{Project, default_data_dir};
@@ -15,7 +15,8 @@ use crate::project::{Project, default_data_dir};
 pub struct QueryArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Output format.
+    /// Output format: `table` shows measures in their declared format (MAD amounts, percentages); `csv` and
+    /// `json` keep raw numbers.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Run the text as a DAX query (`[DEFINE ...] EVALUATE ...`); text starting with DEFINE or EVALUATE is
@@ -63,7 +64,7 @@ pub fn run(args: QueryArgs) -> Result<ExitCode, String> {
         if i > 0 {
             writeln!(out).map_err(|e| e.to_string())?;
         }
-        write_batches(&mut out, args.format, batches)?;
+        write_batches_for(&mut out, args.format, batches, engine.model())?;
     }
     out.flush().map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
