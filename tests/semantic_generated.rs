@@ -150,7 +150,9 @@ async fn every_dashboard_visual_has_an_equal_dax_query() {
         twins.push(omnimarket::dashboards::parse(&path.display().to_string(), &text).expect("parses"));
     }
     let mut compared = 0;
-    for d in omnimarket::dashboards::load(root).expect("dashboards") {
+    let pages = omnimarket::dashboards::load(root).expect("dashboards");
+    let visuals: usize = pages.iter().map(|d| d.visuals.len()).sum();
+    for d in pages {
         let page = twins.iter().find(|t| t.name == d.name).unwrap_or_else(|| panic!("no sql/dashboards/dax file for page `{}`", d.name));
         for v in &d.visuals {
             let twin = page.visuals.iter().find(|t| t.name == v.name).unwrap_or_else(|| panic!("no DAX twin for {}/{}", d.name, v.name));
@@ -165,5 +167,5 @@ async fn every_dashboard_visual_has_an_equal_dax_query() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 26, "every visual of the five pages is compared");
+    assert!(compared > 0 && compared == visuals, "every visual of every page is compared");
 }
