@@ -1,6 +1,7 @@
 //! The dashboards as pages: each renders, has no failed visual, needs no script or remote resource, and its
-//! KPI cards show exactly the values of its semantic `kpis` query, formatted in French, with and without
-//! slicers. Also `omnimarket report`, which writes the same pages as files.
+//! KPI cards show exactly the values of its semantic `kpis` query, with and without slicers; the executive and
+//! traffic cards equal plain SQL over the cleaned tables in French formats written in the test
+//! (`cards_show_plain_sql_figures_in_french`). Also `omnimarket report`, which writes the same pages as files.
 
 mod common;
 mod web_support;
@@ -144,4 +145,77 @@ fn report_writes_self_contained_pages() {
         common::run(&["report", "--out", &dir.to_string_lossy(), "--data", &data.to_string_lossy(), "--filter", "Annee=1900"], out.path());
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("1900"), "{stderr}");
+}
+
+/// French number formats written here, independently of the pages' formatter: thousands grouped with a narrow
+/// no-break space (U+202F), a decimal comma, a no-break space (U+00A0) before a unit or `%`.
+fn fr_grouped(digits: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{202F}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `53,28 M MAD` for the millions of a currency card.
+fn fr_millions_mad(x: f64) -> String {
+    format!("{}\u{a0}M\u{a0}MAD", format!("{:.2}", x / 1e6).replace('.', ","))
+}
+
+/// `2 160 MAD` for a currency between 100 and 10 000.
+fn fr_mad(x: f64) -> String {
+    format!("{}\u{a0}MAD", fr_grouped(&format!("{x:.0}")))
+}
+
+/// `4 987` for a count.
+fn fr_count(n: f64) -> String {
+    fr_grouped(&format!("{n:.0}"))
+}
+
+/// `4,6 %` for a ratio.
+fn fr_percent(r: f64) -> String {
+    format!("{}\u{a0}%", format!("{:.1}", r * 100.0).replace('.', ","))
+}
+
+/// The executive and traffic cards against plain SQL over the cleaned tables (not the semantic layer), in French
+/// formats written in this test: a wrong number or a wrong format fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cards_show_plain_sql_figures_in_french() {
+    let s = start().await;
+    let ctx = s.web.engine.context();
+    let shown =
+        |html: &str, measure: &str| -> String { cards(html).into_iter().find(|c| c.0 == measure).unwrap_or_else(|| panic!("no {measure} card")).2 };
+    for (path, filter) in [("/executive", "TRUE"), ("/executive?Annee=2024&Nom_Canal=Web", "t.\"Annee\" = 2024 AND c.\"Nom_Canal\" = 'Web'")] {
+        // The page first: it also builds the cleaned tables the plain SQL reads.
+        let html = get(s.addr, path).await.text();
+        let q = |expr: &str| {
+            format!(
+                "SELECT CAST({expr} AS DOUBLE) FROM omnimarket.staging.stg_ventes v JOIN omnimarket.staging.stg_temps t ON t.\"ID_Date\" = v.\"ID_Date\" \
+                 JOIN omnimarket.staging.stg_canaux c ON c.\"ID_Canal\" = v.\"ID_Canal\" WHERE {filter}"
+            )
+        };
+        let ca = common::num(ctx, &q("SUM(v.\"Montant_TTC\")")).await;
+        let ht = common::num(ctx, &q("SUM(v.\"Montant_HT\")")).await;
+        let marge = common::num(ctx, &q("SUM(v.\"Marge\")")).await;
+        let n = common::num(ctx, &q("COUNT(*)")).await;
+        // DISTINCTCOUNT counts BLANK as a value.
+        let clients = common::num(ctx, &q("COUNT(DISTINCT v.\"ID_Client\") + MAX(CASE WHEN v.\"ID_Client\" IS NULL THEN 1 ELSE 0 END)")).await;
+        // Year to date at the last date in context: the calendar ends on 2024-12-31, so all of 2024.
+        let ytd = common::num(ctx, &q("SUM(CASE WHEN t.\"Annee\" = 2024 THEN v.\"Montant_TTC\" END)")).await;
+        assert_eq!(shown(&html, "CA_Total"), fr_millions_mad(ca), "{path}");
+        assert_eq!(shown(&html, "CA_HT"), fr_millions_mad(ht), "{path}");
+        assert_eq!(shown(&html, "Marge_Totale"), fr_millions_mad(marge), "{path}");
+        assert_eq!(shown(&html, "CA_YTD"), fr_millions_mad(ytd), "{path}");
+        assert_eq!(shown(&html, "Panier_Moyen"), fr_mad(ca / n), "{path}");
+        assert_eq!(shown(&html, "Nb_Clients_Actifs"), fr_count(clients), "{path}");
+    }
+    let html = get(s.addr, "/trafic").await.text();
+    let sessions = common::num(ctx, "SELECT CAST(COUNT(*) AS DOUBLE) FROM omnimarket.staging.stg_trafic").await;
+    let bought = common::num(ctx, "SELECT CAST(COUNT(*) AS DOUBLE) FROM omnimarket.staging.stg_trafic WHERE \"A_Achete\" = 1").await;
+    assert_eq!(shown(&html, "Taux_Conversion"), fr_percent(bought / sessions));
+    assert!(sessions < 1e6, "a count under a million shows in full");
+    assert_eq!(shown(&html, "Nb_Sessions"), fr_count(sessions));
 }

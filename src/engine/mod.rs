@@ -167,8 +167,9 @@ impl Engine {
     }
 
     /// Compiles a DAX query (`DEFINE ... EVALUATE ...`): one SQL statement per EVALUATE, with the DAX names
-    /// of its columns.
-    pub async fn compile_dax(&self, text: &str) -> Result<Vec<crate::query::dax::Compiled>, DataFusionError> {
+    /// of its columns. Binding recurses along the query: callers run it on the query runtime (its large stack),
+    /// as [`Engine::dax`] and [`Engine::compile`] do.
+    async fn compile_dax(&self, text: &str) -> Result<Vec<crate::query::dax::Compiled>, DataFusionError> {
         let bound = self.bound_model().await.map_err(|e| plan_error(e.to_string()))?;
         crate::query::dax::compile(&bound, text).map_err(|e| plan_error(e.to_string()))
     }

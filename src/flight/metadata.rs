@@ -540,8 +540,19 @@ mod tests {
     }
 
     #[test]
-    fn static_infos_build() {
-        assert!(sql_info().is_ok());
-        assert!(xdbc_type_info().is_ok());
+    fn static_infos_describe_the_server_and_its_types() {
+        use datafusion::arrow::util::pretty::pretty_format_batches;
+        let info = sql_info().expect("sql info");
+        let ids = [SqlInfo::FlightSqlServerName as u32, SqlInfo::FlightSqlServerReadOnly as u32, SqlInfo::SqlIdentifierQuoteChar as u32];
+        let batch = info.record_batch(ids).expect("the asked infos");
+        assert_eq!(batch.num_rows(), 3);
+        let text = pretty_format_batches(&[batch]).expect("prints").to_string();
+        assert!(text.contains("OmniMarket 360") && text.contains("true") && text.contains('"'), "{text}");
+        let types = xdbc_type_info().expect("type info");
+        let varchar = types.record_batch(Some(XdbcDataType::XdbcVarchar as i32)).expect("VARCHAR");
+        assert_eq!(varchar.num_rows(), 1);
+        assert!(pretty_format_batches(&[varchar]).expect("prints").to_string().contains("VARCHAR"));
+        let all = types.record_batch(None).expect("every type");
+        assert!(all.num_rows() >= 6, "{} types", all.num_rows());
     }
 }
