@@ -664,10 +664,10 @@ fn start_at(desc: &[bool], n: usize, starts: usize) -> String {
         return String::new();
     }
     let mut alternatives = Vec::new();
-    for i in 0..starts {
+    for (i, descending) in desc.iter().enumerate().take(starts) {
         let mut conj: Vec<String> = (0..i).map(|j| format!("\"e{j}\" = \"e{}\"", n + j)).collect();
         let strict = i + 1 < starts;
-        let op = match (desc[i], strict) {
+        let op = match (*descending, strict) {
             (false, true) => ">",
             (false, false) => ">=",
             (true, true) => "<",
