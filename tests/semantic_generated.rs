@@ -46,6 +46,12 @@ async fn every_dashboard_query_runs() {
         for v in &d.visuals {
             let r = rows(&e, &v.sql, true).await;
             assert!(!r.is_empty(), "{}/{} returned no row", d.name, v.name);
+            // Every column has a value somewhere: a measure that is BLANK on every row is a broken visual.
+            for c in 0..r[0].len() {
+                assert!(r.iter().any(|row| row[c] != "NULL"), "{}/{}: column {c} is empty on every row", d.name, v.name);
+            }
+            // Numbers are finite.
+            assert!(r.iter().flatten().all(|x| !matches!(x.as_str(), "NaN" | "inf" | "-inf")), "{}/{}: {r:?}", d.name, v.name);
         }
     }
 }

@@ -124,7 +124,10 @@ fn report_writes_self_contained_pages() {
         out.path(),
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    for f in ["index.html", "executive.html", "clients.html", "produits.html", "retours.html", "trafic.html"] {
+    let pages = omnimarket::dashboards::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("dashboards");
+    let files: Vec<String> = std::iter::once("index.html".to_string()).chain(pages.iter().map(|d| format!("{}.html", d.name))).collect();
+    for f in &files {
+        let f = f.as_str();
         let html = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(html.starts_with("<!DOCTYPE html>"), "{f}");
         assert!(
