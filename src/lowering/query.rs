@@ -50,11 +50,11 @@ impl<'a> QueryBinder<'a> {
     }
 
     fn scope(&self, scope: &QueryScope, externals: &[(String, Node)]) -> Scope {
-        let mut s = Scope::default();
-        s.vars = scope.constants.iter().map(|(n, v)| (n.clone(), v.clone(), 0)).collect();
-        s.tables = scope.tables.iter().map(|(n, e)| (n.clone(), e.clone(), Env::default())).collect();
-        s.externals = externals.to_vec();
-        s
+        Scope {
+            vars: scope.constants.iter().map(|(n, v)| (n.clone(), v.clone(), 0)).collect(),
+            tables: scope.tables.iter().map(|(n, e)| (n.clone(), e.clone(), Env::default())).collect(),
+            externals: externals.to_vec(),
+        }
     }
 
     /// A scalar expression, evaluated per row of a query table: `externals` are that table's columns by the
