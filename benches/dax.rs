@@ -10,14 +10,13 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::dataset;
+use common::{run_page, runtime, warm_engine};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use omnimarket::dashboards::{Dashboard, load, parse};
-use omnimarket::engine::Engine;
-use omnimarket::project::Project;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+/// The SQL pages and their DAX twins, to warm an engine with.
+fn all_pages() -> Vec<Dashboard> {
+    pages().into_iter().flat_map(|(s, d)| [s, d]).collect()
 }
 
 /// Each page as (SQL visuals, DAX twins), visuals in the same order.
@@ -39,30 +38,9 @@ fn pages() -> Vec<(Dashboard, Dashboard)> {
     out
 }
 
-fn warm_engine(rt: &tokio::runtime::Runtime, scale: u32) -> Engine {
-    let engine = Engine::open(&Project::new(env!("CARGO_MANIFEST_DIR"), dataset(scale))).expect("engine");
-    rt.block_on(async {
-        for (sql, dax) in pages() {
-            for v in sql.visuals.iter().chain(&dax.visuals) {
-                engine.sql(&v.sql).await.expect("plans").collect().await.expect("runs");
-            }
-        }
-    });
-    engine
-}
-
-async fn run_page(engine: &Engine, d: &Dashboard) -> usize {
-    let mut rows = 0;
-    for v in &d.visuals {
-        let batches = engine.sql(&v.sql).await.expect("plans").collect().await.expect("runs");
-        rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
-    }
-    rows
-}
-
 fn compile(c: &mut Criterion) {
     let rt = runtime();
-    let engine = warm_engine(&rt, 1);
+    let engine = warm_engine(&rt, 1, &all_pages());
     let mut g = c.benchmark_group("compile");
     g.sample_size(30).measurement_time(Duration::from_secs(1)).warm_up_time(Duration::from_millis(200));
     for (sql, dax) in pages() {
@@ -78,7 +56,7 @@ fn compile(c: &mut Criterion) {
 fn pages_end_to_end(c: &mut Criterion) {
     let rt = runtime();
     for scale in [1, 10] {
-        let engine = warm_engine(&rt, scale);
+        let engine = warm_engine(&rt, scale, &all_pages());
         let mut g = c.benchmark_group(format!("page_scale{scale}"));
         g.sample_size(10).measurement_time(Duration::from_secs(if scale == 1 { 4 } else { 15 })).warm_up_time(Duration::from_secs(1));
         for (sql, dax) in pages() {

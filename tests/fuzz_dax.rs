@@ -25,38 +25,11 @@ fn config() -> Config {
     Config { cases: cases(), failure_persistence: None, ..Config::default() }
 }
 
-/// A damaged copy of `text`: cut, a byte changed, a piece repeated, or brackets nested deep.
+/// A damaged copy of `text`: cut, a byte changed, a piece repeated, brackets nested deep, or an open
+/// CALCULATE(SUMX(FILTER(...)) spliced in.
 fn damage(text: &str) -> impl Strategy<Value = String> + use<> {
-    let bytes = text.as_bytes().to_vec();
-    let n = bytes.len().max(1);
-    (0usize..5, 0..n, 0..n, any::<u8>(), 1usize..2000).prop_map(move |(kind, a, b, byte, depth)| {
-        let mut v = bytes.clone();
-        match kind {
-            0 => v.truncate(a),
-            1 => {
-                if a < v.len() {
-                    v[a] = byte;
-                }
-            }
-            2 => {
-                let (lo, hi) = (a.min(b), a.max(b));
-                let piece = v[lo..hi.min(lo + 200)].to_vec();
-                v.splice(lo..lo, piece);
-            }
-            3 => {
-                let at = a.min(v.len());
-                let mut deep = "(".repeat(depth).into_bytes();
-                deep.extend_from_slice(b"1");
-                deep.extend(std::iter::repeat_n(b')', depth));
-                v.splice(at..at, deep);
-            }
-            _ => {
-                let at = a.min(v.len());
-                v.splice(at..at, b"CALCULATE(SUMX(FILTER(ALL(Dim_Produit), [CA_Total] > 1), ".iter().copied());
-            }
-        }
-        String::from_utf8_lossy(&v).into_owned()
-    })
+    let parens = |depth: usize| format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+    semantic_fixture::damage(text, parens, Some("CALCULATE(SUMX(FILTER(ALL(Dim_Produit), [CA_Total] > 1), "))
 }
 
 fn bundled_measure_texts() -> Vec<String> {

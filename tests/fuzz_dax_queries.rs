@@ -39,33 +39,10 @@ const QUERIES: &[&str] = &[
     "EVALUATE SELECTCOLUMNS(FILTER(CROSSJOIN(VALUES(Dim_Canal[Type]), { 1, 2 }), [Value] > 1), \"T\", Dim_Canal[Type]) ORDER BY [T] START AT \"Online\"",
 ];
 
-/// A damaged copy of `text`.
+/// A damaged copy of `text`: cut, a byte changed, a piece repeated, or FILTER nested deep.
 fn damage(text: &'static str) -> impl Strategy<Value = String> {
-    let n = text.len().max(1);
-    (0usize..4, 0..n, 0..n, any::<u8>(), 1usize..3000).prop_map(move |(kind, a, b, byte, depth)| {
-        let mut v = text.as_bytes().to_vec();
-        match kind {
-            0 => v.truncate(a),
-            1 => {
-                if a < v.len() {
-                    v[a] = byte;
-                }
-            }
-            2 => {
-                let (lo, hi) = (a.min(b), a.max(b));
-                let piece = v[lo..hi.min(lo + 200)].to_vec();
-                v.splice(lo..lo, piece);
-            }
-            _ => {
-                let at = a.min(v.len());
-                let mut deep = "FILTER(".repeat(depth).into_bytes();
-                deep.extend_from_slice(b"VALUES(Dim_Canal[Nom_Canal])");
-                deep.extend(std::iter::repeat_n(b", TRUE())".iter().copied(), depth).flatten());
-                v.splice(at..at, deep);
-            }
-        }
-        String::from_utf8_lossy(&v).into_owned()
-    })
+    let filters = |depth: usize| format!("{}VALUES(Dim_Canal[Nom_Canal]){}", "FILTER(".repeat(depth), ", TRUE())".repeat(depth));
+    semantic_fixture::damage(text, filters, None)
 }
 
 #[test]

@@ -79,3 +79,37 @@ pub fn assert_same_rows(actual: &Rows, expected: &Rows) {
     let e: Vec<&[&str]> = e.iter().map(|r| r.as_slice()).collect();
     assert_rows(actual, &e);
 }
+
+/// A damaged copy of `text` for the fuzz tests: cut, a byte changed, a piece repeated, `nest(depth)` inserted
+/// (deep nesting), or `splice` inserted when given.
+pub fn damage(text: &str, nest: fn(usize) -> String, splice: Option<&'static str>) -> impl proptest::strategy::Strategy<Value = String> + use<> {
+    use proptest::prelude::*;
+    let bytes = text.as_bytes().to_vec();
+    let n = bytes.len().max(1);
+    let kinds = if splice.is_some() { 5 } else { 4 };
+    (0usize..kinds, 0..n, 0..n, any::<u8>(), 1usize..2000).prop_map(move |(kind, a, b, byte, depth)| {
+        let mut v = bytes.clone();
+        match kind {
+            0 => v.truncate(a),
+            1 => {
+                if a < v.len() {
+                    v[a] = byte;
+                }
+            }
+            2 => {
+                let (lo, hi) = (a.min(b), a.max(b));
+                let piece = v[lo..hi.min(lo + 200)].to_vec();
+                v.splice(lo..lo, piece);
+            }
+            3 => {
+                let at = a.min(v.len());
+                v.splice(at..at, nest(depth).into_bytes());
+            }
+            _ => {
+                let at = a.min(v.len());
+                v.splice(at..at, splice.unwrap_or_default().bytes());
+            }
+        }
+        String::from_utf8_lossy(&v).into_owned()
+    })
+}
