@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command. Installs what the tests need when it is missing — Debian's chromium (the browser test),
-# python3-venv (the Python clients' virtualenv, filled from PyPI by tests/clients/run.sh) — then runs every test:
-# cargo fmt --check, cargo test, and the Python Flight SQL clients against a real server.
+# The test command. Installs what the tests need when it is missing — Debian's chromium (the browser test), the
+# Postgres clients (psql, psqlODBC, pgJDBC, a JDK), python3-venv (the Python clients' virtualenv, filled from PyPI
+# by tests/clients/run.sh) — then runs every test: cargo fmt --check, cargo test, and the Python Flight SQL and
+# Postgres-wire clients against a real server.
 #
 #   ./test.sh          everything above
 #   ./test.sh --ci     as CI runs it (.ci/run): also the load test beside a runaway query, and clippy -D warnings;
@@ -16,7 +17,7 @@ CI_MODE=0
 for arg in "$@"; do
   case "$arg" in
     --ci) CI_MODE=1 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown option $arg (see ./test.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +51,17 @@ if [ -z "${OMNIMARKET_SKIP_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&
     exit 1
   fi
 fi
+# The Postgres-wire clients (tests/clients/test_postgres.py): psql, psqlODBC with unixODBC, pgJDBC and a JDK to
+# compile its small Java check (the JRE alone cannot).
+if ! command -v psql >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1 || [ ! -e /usr/share/java/postgresql.jar ] \
+   || ! odbcinst -q -d 2>/dev/null | grep -q 'PostgreSQL ANSI'; then
+  echo "== installing the Postgres clients (psql, psqlODBC, pgJDBC, a headless JDK)"
+  if ! apt_install postgresql-client odbc-postgresql unixodbc libpostgresql-jdbc-java default-jdk-headless; then
+    echo "test.sh: the Postgres client tests need postgresql-client odbc-postgresql unixodbc libpostgresql-jdbc-java" >&2
+    echo "         default-jdk-headless (apt-get as root or through sudo)." >&2
+    exit 1
+  fi
+fi
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   echo "== installing python3-venv (the Python clients' virtualenv)"
   if ! apt_install python3-venv; then
@@ -70,10 +82,10 @@ cargo test
 # the 26 dashboard queries on the debug build, alone and beside a runaway query that the server must cancel at its
 # time limit (p99 within 2x; the 16 x 50 figure is measured on a release build; see docs/security.md).
 if [ "$CI_MODE" = 1 ]; then
-  echo "== Flight SQL clients (Python) and load test"
+  echo "== Flight SQL and Postgres clients (Python, psql, ODBC, JDBC) and load tests"
   bash tests/clients/run.sh --load 16 6 --runaway
 else
-  echo "== Flight SQL clients (Python)"
+  echo "== Flight SQL and Postgres clients (Python, psql, ODBC, JDBC)"
   bash tests/clients/run.sh
 fi
 

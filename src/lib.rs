@@ -14,8 +14,8 @@
 //!   time limits, plain, semantic or DAX text in and a DataFrame out.
 //!
 //! The front ends: the command line and the shell ([`cli`]), the Arrow Flight SQL server ([`flight`], with
-//! users and tokens from [`auth`]), and the dashboards and JSON API over HTTP ([`web`], pages defined by
-//! [`dashboards`]). [`project`] is where the model and the data are and the session built from them;
+//! users and tokens from [`auth`]), the PostgreSQL wire protocol ([`pg`], for psql, ODBC, JDBC and Python
+//! drivers), and the dashboards and JSON API over HTTP ([`web`], pages defined by [`dashboards`]). [`project`] is where the model and the data are and the session built from them;
 //! [`errors`], [`suggest`] ("did you mean") and [`catch_panic`] are shared by all.
 //!
 //! `docs/architecture.md` has the module map and recipes for extending each layer.
@@ -31,6 +31,7 @@ pub mod flight;
 pub mod generate;
 pub mod lowering;
 pub mod model;
+pub mod pg;
 pub mod project;
 pub mod query;
 pub mod sources;

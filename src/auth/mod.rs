@@ -4,12 +4,14 @@
 //! ([`hasher`]); an unknown user costs the same hash as a known one, so timing does not tell which names
 //! exist. Not for transport security (see [`crate::flight::tls`]).
 //!
-//! The users file has one `name:hash` per line (`#` starts a comment), the hash a PHC string
-//! (`$argon2id$v=19$...`) as written by `omnimarket user add`. Tokens are random, kept in memory and expire:
+//! The users file has one `name:hash [scram]` per line (`#` starts a comment), the hash a PHC string
+//! (`$argon2id$v=19$...`) and the optional second field a SCRAM-SHA-256 secret for Postgres-wire logins
+//! ([`scram`]), both written by `omnimarket user add`. Tokens are random, kept in memory and expire:
 //! a restarted server forgets them and clients hand-shake again, which every Flight SQL client does on connect.
 
 pub mod hasher;
 pub mod limiter;
+pub mod scram;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -68,10 +70,12 @@ pub enum UsersFileError {
     BadName(String),
 }
 
-/// User name → PHC hash string, as read from the users file.
+/// User name → PHC hash string, as read from the users file; and, for the users who have one, the SCRAM-SHA-256
+/// secret Postgres-wire clients log in with.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
     hashes: HashMap<String, String>,
+    scram: HashMap<String, scram::ScramSecret>,
 }
 
 impl Users {
@@ -87,21 +91,41 @@ impl Users {
 
     pub fn parse(file: &str, text: &str) -> Result<Users, UsersFileError> {
         let mut hashes = HashMap::new();
+        let mut scram = HashMap::new();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let syntax = |reason: &str| UsersFileError::Syntax { file: file.into(), line: i + 1, reason: reason.into() };
-            let (name, hash) = line.split_once(':').ok_or_else(|| syntax("no `:`"))?;
+            let (name, rest) = line.split_once(':').ok_or_else(|| syntax("no `:`"))?;
             check_name(name).map_err(|_| syntax("bad user name"))?;
+            // `name:<argon2 PHC> [SCRAM-SHA-256$...]`: the second field is for Postgres-wire logins.
+            let mut fields = rest.split_whitespace();
+            let hash = fields.next().unwrap_or("");
+            if let Some(secret) = fields.next() {
+                let secret = scram::ScramSecret::parse(secret).map_err(|e| syntax(&e.to_string()))?;
+                scram.insert(name.to_string(), secret);
+            }
+            if fields.next().is_some() {
+                return Err(syntax("more than two fields after the name"));
+            }
             // Parse now, so a damaged hash is reported at start-up with its line, not as a failed login.
             PasswordHash::new(hash).map_err(|e| syntax(&format!("not a PHC hash: {e}")))?;
             if hashes.insert(name.to_string(), hash.to_string()).is_some() {
                 return Err(UsersFileError::Duplicate { file: file.into(), line: i + 1, name: name.into() });
             }
         }
-        Ok(Users { hashes })
+        Ok(Users { hashes, scram })
+    }
+
+    /// The user's SCRAM-SHA-256 secret (None for an unknown user, or one added before Postgres-wire logins).
+    pub fn scram_secret(&self, name: &str) -> Option<&scram::ScramSecret> {
+        self.scram.get(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.hashes.contains_key(name)
     }
 
     /// Checks a password in constant time per hash. Slow on purpose (argon2): call it off the async runtime.
@@ -154,7 +178,7 @@ fn verify_reusing_memory(hash: &str, password: &[u8]) -> bool {
     computed && constant_time_eq(&out, expected)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -179,7 +203,8 @@ pub fn upsert_user(path: &Path, name: &str, password: &str) -> Result<bool, User
         Err(source) => return Err(UsersFileError::Read { file, source }),
     };
     Users::parse(&file, &text)?;
-    let entry = format!("{name}:{}", hash_password(password)?);
+    let secret = scram::ScramSecret::new(password).map_err(|e| UsersFileError::Hash(e.to_string()))?;
+    let entry = format!("{name}:{} {}", hash_password(password)?, secret.to_text());
     let mut replaced = false;
     let mut lines: Vec<String> = text
         .lines()
@@ -276,6 +301,11 @@ impl Authenticator {
 
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The users file (None with `--no-auth`).
+    pub fn users(&self) -> Option<&Users> {
+        self.users.as_deref()
     }
 
     pub fn limiter(&self) -> &limiter::LoginLimiter {

@@ -3,7 +3,7 @@
 
 mod check;
 mod compile;
-mod errors;
+pub(crate) mod errors;
 mod generate;
 mod model;
 mod output;

@@ -1,4 +1,4 @@
-//! `omnimarket serve`: the Arrow Flight SQL server, until SIGINT/SIGTERM; and `omnimarket user add`, which
+//! `omnimarket serve`: the Arrow Flight SQL server (and, on request, HTTP and Postgres wire), until SIGINT/SIGTERM; and `omnimarket user add`, which
 //! writes the users file it reads.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -28,6 +28,11 @@ pub struct ServeArgs {
     /// with --users; a non-loopback address needs --users). Alone, without --addr, it serves HTTP only.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    /// Also serve the PostgreSQL wire protocol on this address (psql, ODBC, JDBC, psycopg; database
+    /// `omnimarket`; SCRAM-SHA-256 logins from --users; TLS with --tls-cert). Without --addr, Flight SQL is not
+    /// served.
+    #[arg(long, value_name = "ADDR")]
+    pub pg: Option<SocketAddr>,
     /// A host name (`name` for any port, or `name:port`) the HTTP server also answers to, besides its address:
     /// the DNS name it is deployed under, or a reverse proxy's. Requests naming any other host are refused
     /// (DNS rebinding). Repeatable.
@@ -113,18 +118,19 @@ pub enum UserAction {
 const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 50051);
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
-    // `--http` alone serves HTTP only; `--addr` (or neither flag) serves Flight SQL.
-    let flight_addr = match (args.addr, args.http) {
-        (None, Some(_)) => None,
-        (addr, _) => Some(addr.unwrap_or(DEFAULT_ADDR)),
+    // `--http` or `--pg` without `--addr` serve only those; `--addr` (or none of the three) serves Flight SQL.
+    let flight_addr = match (args.addr, args.http.is_some() || args.pg.is_some()) {
+        (Some(addr), _) => Some(addr),
+        (None, true) => None,
+        (None, false) => Some(DEFAULT_ADDR),
     };
     // One authentication policy for both servers (a token from Flight's Handshake works over HTTP and back).
     // Without users (--no-auth, or --http alone without --users) everything is open: loopback only.
     let auth = if let Some(users) = &args.users {
         let users = Users::load(users).map_err(|e| e.to_string())?;
         Authenticator::with_users(users, Duration::from_secs(args.token_ttl))
-    } else if args.no_auth || flight_addr.is_none() {
-        if let Some(addr) = flight_addr.iter().chain(args.http.iter()).find(|a| !a.ip().is_loopback()) {
+    } else if args.no_auth || (flight_addr.is_none() && args.pg.is_none()) {
+        if let Some(addr) = flight_addr.iter().chain(args.http.iter()).chain(args.pg.iter()).find(|a| !a.ip().is_loopback()) {
             if args.no_auth {
                 eprintln!("error: --no-auth is only allowed on a loopback address (127.0.0.1, ::1), not {}", addr.ip());
             } else {
@@ -181,6 +187,18 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
             }
             None => None,
         };
+        let pg = match args.pg {
+            Some(addr) => {
+                let config = crate::pg::PgConfig { addr, tls: tls.clone(), auth: auth.clone() };
+                let server = crate::pg::start(engine.clone(), config, stopped(stop_rx.clone())).await.map_err(|e| e.to_string())?;
+                let mode = if tls.is_some() { "sslmode=require" } else { "sslmode=disable" };
+                // Scripts wait for this line (and read the port from it when --pg ends in :0).
+                println!("listening on postgresql://{}/{}?{mode} (auth: {auth_note})", server.addr, crate::pg::startup::DATABASE);
+                let _ = std::io::stdout().flush();
+                Some(server)
+            }
+            None => None,
+        };
         if let Some(addr) = flight_addr {
             let config = ServerConfig { addr, tls, auth: auth.clone() };
             let mut server = crate::flight::start(engine, config, stopped(stop_rx)).await.map_err(|e| e.to_string())?;
@@ -191,6 +209,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         }
         if let Some(server) = http {
             server.wait().await.map_err(|e| e.to_string())?;
+        }
+        if let Some(server) = pg {
+            server.wait().await;
         }
         eprintln!("stopped");
         Ok(ExitCode::SUCCESS)

@@ -25,7 +25,7 @@ pub struct OpenConnections {
 }
 
 impl OpenConnections {
-    fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+    pub(crate) fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let mut by_ip = self.by_ip.lock().unwrap_or_else(|p| p.into_inner());
         let total: usize = by_ip.values().sum();
         let mine = by_ip.get(&ip).copied().unwrap_or(0);
@@ -43,7 +43,7 @@ impl OpenConnections {
 }
 
 /// A place among the open connections, given back when the connection is dropped.
-struct Slot {
+pub(crate) struct Slot {
     open: Arc<OpenConnections>,
     ip: IpAddr,
 }

@@ -1,4 +1,5 @@
-"""Load test: N concurrent ADBC clients, each running the dashboard queries R times (loopback only, bounded).
+"""Load test: N concurrent clients, each running the dashboard queries R times (loopback only, bounded). The
+clients are ADBC Flight SQL ones, or psycopg over the Postgres wire with --protocol pg (OMNIMARKET_PG_ADDR).
 
 Prints throughput and latency percentiles; exits 1 on any error. With --runaway, the same load runs twice:
 alone, then beside one client that keeps running a query far too heavy to finish (a triple cross join of the
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import adbc_driver_flightsql.dbapi as flight_sql
+import psycopg
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "sql" / "dashboards"
 
@@ -41,11 +43,32 @@ def dashboard_queries(folder=DASHBOARDS):
 
 
 QUERIES = dashboard_queries()
+PROTOCOL = "flight"
+
+
+def connect(uri, user, password):
+    """A connection of the protocol under test, and how to run one query to its last row on it."""
+    if PROTOCOL == "pg":
+        host, port = os.environ["OMNIMARKET_PG_ADDR"].rsplit(":", 1)
+        conn = psycopg.connect(f"host={host} port={port} dbname=omnimarket user={user} password={password} sslmode=disable", autocommit=True)
+
+        def run(cur, sql):
+            cur.execute(sql)
+            cur.fetchall()
+
+        return conn, run
+    conn = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+
+    def run(cur, sql):
+        cur.execute(sql)
+        cur.fetch_arrow_table()
+
+    return conn, run
 
 
 def worker(uri, user, password, runs, latencies, errors, lock):
     try:
-        conn = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+        conn, run = connect(uri, user, password)
     except Exception as e:  # noqa: BLE001 - any failure counts as an error of the load test
         with lock:
             errors.append(f"connect: {e}")
@@ -56,8 +79,7 @@ def worker(uri, user, password, runs, latencies, errors, lock):
                 for name, sql in QUERIES.items():
                     t0 = time.perf_counter()
                     try:
-                        cur.execute(sql)
-                        cur.fetch_arrow_table()
+                        run(cur, sql)
                     except Exception as e:  # noqa: BLE001
                         with lock:
                             errors.append(f"{name}: {e}")
@@ -76,14 +98,13 @@ RUNAWAY = (
 
 def runaway(uri, user, password, stop, outcomes, lock):
     """Runs the runaway query until told to stop; every run must end in the server's time-limit error."""
-    conn = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+    conn, run = connect(uri, user, password)
     try:
         with conn.cursor() as cur:
             while not stop.is_set():
                 t0 = time.perf_counter()
                 try:
-                    cur.execute(RUNAWAY)
-                    cur.fetch_arrow_table()
+                    run(cur, RUNAWAY)
                     outcome = "finished (it should not)"
                 except Exception as e:  # noqa: BLE001
                     outcome = "cancelled at the time limit" if "time limit" in str(e) else f"failed: {e}"
@@ -109,7 +130,7 @@ def run_load(uri, user, password, clients, runs):
 
 def report(label, clients, runs, lat, errors, elapsed):
     print(
-        f"{label}: {clients} clients x {runs} runs x {len(QUERIES)} queries = {len(lat)} queries "
+        f"{label} ({PROTOCOL}): {clients} clients x {runs} runs x {len(QUERIES)} queries = {len(lat)} queries "
         f"in {elapsed:.1f} s: {len(lat) / elapsed:.1f} queries/s; latency p50 {percentile(lat, 50) * 1000:.1f} ms, "
         f"p99 {percentile(lat, 99) * 1000:.1f} ms, mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.1f} ms; "
         f"errors {len(errors)}"
@@ -131,7 +152,10 @@ def main():
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--runaway", action="store_true", help="run the load again beside a runaway query")
     ap.add_argument("--max-ratio", type=float, default=2.0, help="largest p99 ratio accepted with --runaway")
+    ap.add_argument("--protocol", choices=["flight", "pg"], default="flight", help="Flight SQL (ADBC) or Postgres wire (psycopg)")
     args = ap.parse_args()
+    global PROTOCOL
+    PROTOCOL = args.protocol
     uri = os.environ["OMNIMARKET_FLIGHT_URI"]
     host = urlparse(uri).hostname or ""
     if not (host.startswith("127.") or host in ("localhost", "::1")):
@@ -139,11 +163,10 @@ def main():
     user, password = os.environ["OMNIMARKET_USER"], os.environ["OMNIMARKET_PASSWORD"]
 
     # Warm-up: the first query of each table loads the cleaned models and binds the semantic model.
-    warm = flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+    warm, run = connect(uri, user, password)
     with warm.cursor() as cur:
         for sql in QUERIES.values():
-            cur.execute(sql)
-            cur.fetch_arrow_table()
+            run(cur, sql)
     warm.close()
 
     lat, errors, elapsed = run_load(uri, user, password, args.clients, args.runs)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Python client tests (and, with --load, the load test) against a real `omnimarket serve`:
+# Runs the Python client tests (Flight SQL and Postgres wire; with --load, the load test over both) against a
+# real `omnimarket serve`:
 # a cached virtualenv, a generated dataset and a users file in a temp dir, the server on a free loopback port,
 # pytest, then the server stopped by its PID (also on failure or Ctrl-C).
 #
@@ -59,26 +60,28 @@ printf '%s\n' "$PASSWORD" | "$BIN" user add --users "$WORK/users" "$USER_NAME" >
 QUERY_TIMEOUT="${OMNIMARKET_QUERY_TIMEOUT:-300}"
 if [ ${#RUNAWAY[@]} -gt 0 ] || [ -n "$SOAK" ]; then QUERY_TIMEOUT="${OMNIMARKET_QUERY_TIMEOUT:-15}"; fi
 # Port 0: the server picks a free port and prints it; no race with another process taking it meanwhile.
-"$BIN" serve --data "$WORK/data" --users "$WORK/users" --addr 127.0.0.1:0 \
+"$BIN" serve --data "$WORK/data" --users "$WORK/users" --addr 127.0.0.1:0 --pg 127.0.0.1:0 \
   --query-timeout "$QUERY_TIMEOUT" > "$WORK/server.out" 2> "$WORK/server.err" &
 SERVER_PID=$!
 ADDR=""
 for _ in $(seq 1 300); do
   ADDR="$(sed -n 's#^listening on grpc://\([0-9.:]*\).*#\1#p' "$WORK/server.out")"
-  [ -n "$ADDR" ] && break
+  PG_ADDR="$(sed -n 's#^listening on postgresql://\([0-9.:]*\)/.*#\1#p' "$WORK/server.out")"
+  [ -n "$ADDR" ] && [ -n "$PG_ADDR" ] && break
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "the server exited:" >&2; cat "$WORK/server.err" >&2; exit 1
   fi
   sleep 0.1
 done
 [ -n "$ADDR" ] || { echo "the server did not start in 30 s" >&2; cat "$WORK/server.err" >&2; exit 1; }
-echo "server on $ADDR (pid $SERVER_PID)"
+echo "server on $ADDR, postgres on $PG_ADDR (pid $SERVER_PID)"
 
-export OMNIMARKET_FLIGHT_URI="grpc://$ADDR" OMNIMARKET_USER="$USER_NAME" OMNIMARKET_PASSWORD="$PASSWORD"
+export OMNIMARKET_FLIGHT_URI="grpc://$ADDR" OMNIMARKET_PG_ADDR="$PG_ADDR" OMNIMARKET_USER="$USER_NAME" OMNIMARKET_PASSWORD="$PASSWORD"
 export OMNIMARKET_CLIENTS_STRICT=1 PYTHONDONTWRITEBYTECODE=1 OMNIMARKET_SERVER_PID="$SERVER_PID"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/clients "$@"
 if [ ${#LOAD[@]} -eq 2 ]; then
   "$VENV/bin/python" tests/clients/load.py --clients "${LOAD[0]}" --runs "${LOAD[1]}" "${RUNAWAY[@]}"
+  "$VENV/bin/python" tests/clients/load.py --protocol pg --clients "${LOAD[0]}" --runs "${LOAD[1]}"
 fi
 if [ -n "$SOAK" ]; then
   (cd tests/clients && "$VENV/bin/python" soak.py --seconds "$SOAK")
