@@ -9,9 +9,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::{MemTable, SchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog;
@@ -25,7 +28,7 @@ use crate::query::surface::SEMANTIC_SCHEMA;
 const PG_CLASS_OID: i64 = 1259;
 
 /// The engine's session, for reading the semantic table's columns (weak: the catalog lives inside it).
-type SessionHandle = Box<dyn Fn() -> Option<SessionContext> + Send + Sync>;
+type SessionHandle = Arc<dyn Fn() -> Option<SessionContext> + Send + Sync>;
 
 /// Installs pg_catalog (once) in the engine's catalog.
 pub fn install(engine: &Engine) -> std::result::Result<(), String> {
@@ -35,9 +38,35 @@ pub fn install(engine: &Engine) -> std::result::Result<(), String> {
         return Ok(());
     }
     datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG, EmptyContextProvider).map_err(|e| e.to_string())?;
+    // Drivers parse `version()` to learn what they talk to (SQLAlchemy refuses to connect without
+    // `PostgreSQL <major>.<minor>` in it); DataFusion's own says "Apache DataFusion ...".
+    let version =
+        format!("PostgreSQL {} on OmniMarket 360 {} (Apache DataFusion)", super::settings::SERVER_VERSION_NUMBER, env!("CARGO_PKG_VERSION"));
+    ctx.register_udf(datafusion::logical_expr::create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        datafusion::logical_expr::Volatility::Immutable,
+        Arc::new(move |_| Ok(datafusion::logical_expr::ColumnarValue::Scalar(datafusion::scalar::ScalarValue::Utf8(Some(version.clone()))))),
+    ));
+    // Every type is visible on the search path here (there are no user schemas of types): SQLAlchemy's
+    // reflection asks.
+    ctx.register_udf(datafusion::logical_expr::create_udf(
+        "pg_type_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        datafusion::logical_expr::Volatility::Immutable,
+        Arc::new(|args: &[datafusion::logical_expr::ColumnarValue]| {
+            use datafusion::logical_expr::ColumnarValue;
+            Ok(match &args[0] {
+                ColumnarValue::Array(a) => ColumnarValue::Array(Arc::new(datafusion::arrow::array::BooleanArray::from(vec![true; a.len()]))),
+                ColumnarValue::Scalar(_) => ColumnarValue::Scalar(datafusion::scalar::ScalarValue::Boolean(Some(true))),
+            })
+        }),
+    ));
     let inner = catalog.schema("pg_catalog").ok_or("pg_catalog was not registered")?;
     let weak = ctx.state_weak_ref();
-    let session: SessionHandle = Box::new(move || weak.upgrade().map(|s| SessionContext::new_with_state(s.read().clone())));
+    let session: SessionHandle = Arc::new(move || weak.upgrade().map(|s| SessionContext::new_with_state(s.read().clone())));
     let with_comments = WithComments { inner, session };
     catalog.register_schema("pg_catalog", Arc::new(with_comments)).map_err(|e| e.to_string())?;
     Ok(())
@@ -63,7 +92,9 @@ impl SchemaProvider for WithComments {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let table = self.inner.table(name).await?;
         match table {
-            Some(t) if name.eq_ignore_ascii_case("pg_description") => Ok(Some(self.with_comments(t).await?)),
+            Some(base) if name.eq_ignore_ascii_case("pg_description") => {
+                Ok(Some(Arc::new(Described { base, inner: self.inner.clone(), session: self.session.clone() })))
+            }
             other => Ok(other),
         }
     }
@@ -90,7 +121,44 @@ fn strings(batches: &[RecordBatch], column: usize) -> Vec<Option<String>> {
     out
 }
 
-impl WithComments {
+/// pg_description with the semantic table's comments. Built when scanned, not when looked up: pg_class is
+/// built by looking up every table (this one included) while it holds its oid table, and the comments need
+/// pg_class's oids, so building them at lookup would wait on that very lock.
+struct Described {
+    base: Arc<dyn TableProvider>,
+    inner: Arc<dyn SchemaProvider>,
+    session: SessionHandle,
+}
+
+impl std::fmt::Debug for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Described").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl TableProvider for Described {
+    fn schema(&self) -> SchemaRef {
+        self.base.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.base.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let table = self.with_comments(self.base.clone()).await?;
+        table.scan(state, projection, filters, limit).await
+    }
+}
+
+impl Described {
     /// The static pg_description plus a row per commented column of the semantic table (and one for the table).
     async fn with_comments(&self, base: Arc<dyn TableProvider>) -> Result<Arc<dyn TableProvider>> {
         let schema: SchemaRef = base.schema();

@@ -32,6 +32,7 @@ pub const DEFAULTS: &[(&str, &str, bool)] = &[
 
 /// What clients parse as the server's version: a Postgres 16 as far as the protocol and catalog go.
 pub const SERVER_VERSION: &str = "16.0 (OmniMarket 360)";
+pub const SERVER_VERSION_NUMBER: &str = "16.0";
 
 /// Postgres's own spelling of the names it reports (`DateStyle`, `TimeZone`, ...).
 pub fn display_name(name: &str) -> &str {

@@ -29,6 +29,9 @@ PLAIN_BY_CANAL = (
     "JOIN staging.stg_canaux c ON v.ID_Canal = c.ID_Canal GROUP BY 1 ORDER BY 1"
 )
 
+# Minutes of work on 2 cores (a nested-loop join of 4e10 pairs): only ever stopped by a cancel or a timeout.
+RUNAWAY = "SELECT COUNT(*) FROM generate_series(1, 200000) a CROSS JOIN generate_series(1, 200000) b WHERE a.value + b.value = 7"
+
 
 @pytest.fixture(scope="session")
 def pg_addr() -> tuple[str, int]:
@@ -170,11 +173,10 @@ def test_wrong_password_and_unknown_database_are_refused(pg_addr, credentials):
 
 def test_cancel_stops_a_running_query(pg):
     """CancelRequest on a second connection ends the long query with query_canceled; the connection goes on."""
-    runaway = "SELECT COUNT(*) FROM generate_series(1, 200000) a CROSS JOIN generate_series(1, 200000) b WHERE a.value + b.value = 7"
     threading.Timer(1.5, pg.cancel).start()
     started = time.perf_counter()
     with pytest.raises(psycopg.errors.QueryCanceled):
-        pg.execute(runaway).fetchall()
+        pg.execute(RUNAWAY).fetchall()
     assert time.perf_counter() - started < 20
     assert pg.execute("SELECT 2").fetchone()[0] == 2
 
@@ -182,7 +184,7 @@ def test_cancel_stops_a_running_query(pg):
 def test_statement_timeout_is_per_connection(pg):
     pg.execute("SET statement_timeout = '1s'")
     with pytest.raises(psycopg.errors.QueryCanceled):
-        pg.execute("SELECT COUNT(*) FROM generate_series(1, 200000) a CROSS JOIN generate_series(1, 200000) b WHERE a.value = b.value + 7").fetchall()
+        pg.execute(RUNAWAY).fetchall()
     pg.execute("SET statement_timeout = 0")
     assert pg.execute("SELECT 3").fetchone()[0] == 3
 
@@ -275,6 +277,11 @@ def odbc(pg_addr, credentials):
         autocommit=True,
         timeout=30,
     )
+    # The ANSI driver returns bytes in the client encoding (UTF8 here); pyodbc would ask for UTF-16 otherwise,
+    # which only the Unicode driver converts to (pyodbc's documented setting for psqlODBC ANSI).
+    conn.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
+    conn.setdecoding(pyodbc.SQL_WCHAR, encoding="utf-8")
+    conn.setencoding(encoding="utf-8")
     yield conn
     conn.close()
 
