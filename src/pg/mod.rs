@@ -105,7 +105,8 @@ pub async fn start(engine: Engine, config: PgConfig, shutdown: impl Future<Outpu
     let tls = config.tls.as_ref().map(acceptor).transpose()?;
     let listener = TcpListener::bind(config.addr).await.map_err(|source| PgServeError::Bind { addr: config.addr, source })?;
     let addr = listener.local_addr().map_err(|source| PgServeError::Bind { addr: config.addr, source })?;
-    let handlers = Arc::new(Handlers { session: Arc::new(session::Session::new(engine)), shared: Arc::new(startup::Shared::new(config.auth)) });
+    let handlers =
+        Arc::new(Handlers { session: Arc::new(session::Session::new(engine)), shared: Arc::new(startup::Shared::new(config.auth, tls.is_some())) });
     let open = Arc::new(OpenConnections::default());
     let task = tokio::spawn(accept_loop(listener, tls, handlers, open.clone(), shutdown));
     Ok(RunningPg { addr, task, open })

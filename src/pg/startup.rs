@@ -32,6 +32,8 @@ pub const DATABASE: &str = crate::project::CATALOG;
 /// What all connections share.
 pub struct Shared {
     pub auth: Arc<Authenticator>,
+    /// With a certificate, plain-text connections are refused (as `hostssl` lines do in Postgres).
+    pub tls_required: bool,
     pub cancels: Arc<Cancels>,
     next_pid: AtomicI32,
     /// Salts unknown users' decoy secrets: random per server start.
@@ -39,12 +41,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(auth: Arc<Authenticator>) -> Shared {
+    pub fn new(auth: Arc<Authenticator>, tls_required: bool) -> Shared {
         let mut decoy_key = [0u8; 32];
         // Without OS randomness the decoy salts are predictable, which tells nothing but that the user is
         // unknown: acceptable, and SystemRandom does not fail on Linux.
         let _ = SystemRandom::new().fill(&mut decoy_key);
-        Shared { auth, cancels: Arc::new(Cancels::default()), next_pid: AtomicI32::new(1000), decoy_key }
+        Shared { auth, tls_required, cancels: Arc::new(Cancels::default()), next_pid: AtomicI32::new(1000), decoy_key }
     }
 }
 
@@ -107,6 +109,9 @@ impl StartupHandler for Startup {
                 save_startup_parameters_to_metadata(client, &startup);
                 // Startup parameters are free text from the client: none may pose as a setting of ours.
                 client.metadata_mut().retain(|k, _| !k.starts_with("omnimarket."));
+                if self.shared.tls_required && !client.is_secure() {
+                    return Err(fatal("28000", "this server requires TLS: connect with sslmode=require (or verify-full)"));
+                }
                 let user = client.metadata().get("user").cloned().unwrap_or_default();
                 if user.is_empty() {
                     return Err(fatal("28000", "no user name given: connect with a user of the server's users file"));

@@ -78,6 +78,8 @@ echo "server on $ADDR, postgres on $PG_ADDR (pid $SERVER_PID)"
 
 export OMNIMARKET_FLIGHT_URI="grpc://$ADDR" OMNIMARKET_PG_ADDR="$PG_ADDR" OMNIMARKET_USER="$USER_NAME" OMNIMARKET_PASSWORD="$PASSWORD"
 export OMNIMARKET_CLIENTS_STRICT=1 PYTHONDONTWRITEBYTECODE=1 OMNIMARKET_SERVER_PID="$SERVER_PID"
+# For the tests that start a server of their own (TLS): the binary, the data and the users file.
+export OMNIMARKET_BIN="$BIN" OMNIMARKET_DATA="$WORK/data" OMNIMARKET_USERS="$WORK/users"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/clients "$@"
 if [ ${#LOAD[@]} -eq 2 ]; then
   "$VENV/bin/python" tests/clients/load.py --clients "${LOAD[0]}" --runs "${LOAD[1]}" "${RUNAWAY[@]}"

@@ -342,3 +342,50 @@ def test_jdbc_metadata_and_prepared_semantic_query(pg_addr, credentials, pg):
         "SELECT SUM(v.Montant_TTC) FROM staging.stg_ventes v JOIN staging.stg_temps t ON v.ID_Date = t.ID_Date WHERE t.Annee = 2024"
     ).fetchone()[0])
     assert abs(float(lines["ca_2024"]) - total_2024) < 0.01
+
+
+# ---------------------------------------------------------------- TLS
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None and not os.environ.get("OMNIMARKET_CLIENTS_STRICT"), reason="no openssl")
+def test_tls_is_used_and_required(tmp_path, credentials):
+    """A server of its own with a certificate: a verified TLS connection works; plain text is refused."""
+    user, password = credentials
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    server = subprocess.Popen(
+        [_need("OMNIMARKET_BIN"), "serve", "--data", _need("OMNIMARKET_DATA"), "--users", _need("OMNIMARKET_USERS"),
+         "--pg", "127.0.0.1:0", "--tls-cert", str(cert), "--tls-key", str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        line = server.stdout.readline()
+        assert "sslmode=require" in line, line
+        port = int(line.split("postgresql://127.0.0.1:")[1].split("/")[0])
+        base = f"host=127.0.0.1 port={port} dbname=omnimarket user={user} password={password}"
+        with psycopg.connect(f"{base} sslmode=verify-full sslrootcert={cert}", autocommit=True) as conn:
+            assert conn.pgconn.ssl_in_use
+            assert conn.execute("SELECT COUNT(*) FROM staging.stg_canaux").fetchone()[0] == 3
+        with pytest.raises(psycopg.OperationalError) as err:
+            psycopg.connect(f"{base} sslmode=disable")
+        assert "requires TLS" in str(err.value)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_no_auth_only_on_loopback():
+    out = subprocess.run(
+        [_need("OMNIMARKET_BIN"), "serve", "--data", _need("OMNIMARKET_DATA"), "--no-auth", "--pg", "0.0.0.0:0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 2 and "loopback" in out.stderr, out.stderr
+    out = subprocess.run(
+        [_need("OMNIMARKET_BIN"), "serve", "--data", _need("OMNIMARKET_DATA"), "--pg", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 2 and "--users" in out.stderr, out.stderr
