@@ -16,7 +16,7 @@ pub const DEFAULTS: &[(&str, &str, bool)] = &[
     ("integer_datetimes", "on", true),
     ("intervalstyle", "postgres", true),
     ("is_superuser", "off", true),
-    ("search_path", "staging, semantic", false),
+    ("search_path", "raw", false),
     ("server_encoding", "UTF8", true),
     ("server_version", SERVER_VERSION, true),
     ("server_version_num", "160000", false),
