@@ -359,3 +359,71 @@ async fn every_bundled_model_round_trips_through_the_cache() {
         num(&cold.ctx, "SELECT ROUND(SUM(Montant_TTC), 2) FROM staging.stg_ventes").await
     );
 }
+
+/// `serve --no-cache` neither reads nor writes snapshots: a corrupt entry is neither reported (it was not
+/// read) nor replaced (nothing was written), and the answer comes from the raw files. The same server without
+/// the flag, as a control, reads the entry, reports it and rewrites it.
+#[test]
+fn serve_no_cache_neither_reads_nor_writes_snapshots() {
+    let f = Fixture::new();
+    let (code, _, err) = f.run("query", &["--format", "csv", "SELECT COUNT(*) FROM staging.stg_ventes"]);
+    assert_eq!(code, 0, "{err}");
+    let entry = f.entry("stg_ventes");
+    let mut bytes = fs::read(&entry).expect("entry");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs::write(&entry, &bytes).expect("corrupt the entry");
+
+    let (sum, err) = serve_and_sum(&f, &["--no-cache"]);
+    assert_eq!(sum, 60, "{err}");
+    assert!(!err.contains("note: cache"), "--no-cache read the snapshot: {err}");
+    assert_eq!(fs::read(&entry).expect("entry"), bytes, "--no-cache rewrote the snapshot");
+
+    let (sum, err) = serve_and_sum(&f, &[]);
+    assert_eq!(sum, 60, "{err}");
+    assert!(err.contains("corrupt") && err.contains("stg_ventes"), "the control server did not read the snapshot: {err}");
+    assert_ne!(fs::read(&entry).expect("entry"), bytes, "the control server did not rewrite the snapshot");
+}
+
+/// Start `omnimarket serve` on the fixture, read `SUM(montant)` of `stg_ventes` over Flight SQL, stop it; the
+/// sum and what the server wrote on stderr.
+fn serve_and_sum(f: &Fixture, extra: &[&str]) -> (i64, String) {
+    use arrow_flight::sql::client::FlightSqlServiceClient;
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    use futures::StreamExt;
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let mut child = common::binary()
+        .arg("serve")
+        .args(f.args())
+        .args(["--no-auth", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .current_dir(&f.project)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
+    let addr = line.trim().strip_prefix("listening on grpc://").and_then(|r| r.split(' ').next()).map(str::to_string);
+    let sum = addr.map(|addr| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
+            let mut client = FlightSqlServiceClient::new(channel);
+            let info = client.execute("SELECT CAST(SUM(montant) AS BIGINT) AS s FROM staging.stg_ventes".into(), None).await.expect("execute");
+            let mut s = client.do_get(info.endpoint[0].ticket.clone().expect("ticket")).await.expect("do_get");
+            let b = s.next().await.expect("a batch").expect("ok");
+            let col = b.column(0).as_primitive::<Int64Type>();
+            assert_eq!(col.len(), 1);
+            col.value(0)
+        })
+    });
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let mut err = String::new();
+    let _ = child.stderr.take().expect("stderr").read_to_string(&mut err);
+    (sum.unwrap_or_else(|| panic!("no listening line: {line} {err}")), err)
+}

@@ -153,7 +153,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     };
     let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
     let memory_limit = args.memory_limit.unwrap_or_else(default_memory_limit);
-    let project = Project::new(&args.project.project, data).with_memory_limit(Some(memory_limit));
+    let project = Project::new(&args.project.project, data).with_memory_limit(Some(memory_limit)).with_cache(!args.project.no_cache);
     let engine = Engine::open(&project).map_err(|e| e.to_string())?.with_timeout(Duration::from_secs(args.query_timeout.max(1)));
     let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
     let auth_note = match (auth.enabled(), args.no_auth) {
