@@ -100,7 +100,7 @@ impl Project {
         let raw = Arc::new(RawSchema::new(parse_sources(&sources_file, &sources_text)?, &self.data_dir, partitions)?);
         let models = ModelSet::load(&self.dir, &raw.names())?;
         let cache = self.cache.then(|| ModelCache::new(&self.dir, &self.data_dir, &sources_text));
-        let staging = Arc::new(StagingSchema::new(models, raw.clone(), cache).map_err(|e| ProjectError::Session(e.to_string()))?);
+        let staging = StagingSchema::new(models, raw.clone(), cache).map_err(|e| ProjectError::Session(e.to_string()))?;
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = self.memory_limit {
             // Fair: each spilling operator gets its share, so one big sort cannot starve the others.

@@ -469,3 +469,60 @@ async fn no_auth_accepts_a_handshake_without_credentials() {
     assert_eq!(rows(&b), 1);
     server.stop().await.expect("stops");
 }
+
+/// A table served from its snapshot leaves in normal-sized Flight messages (one per stored batch of
+/// thousands of rows), not cut into hundreds of tiny ones: the batches read back from the cache own buffers
+/// sized to them, and Arrow sizes a batch by its buffers' allocations (apache/arrow-rs#3407). The bytes sent
+/// stay near the snapshot's size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_table_streams_in_normal_sized_messages() {
+    const ROWS: usize = 100_000;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (project, data) = (tmp.path().join("project"), tmp.path().join("data"));
+    for d in [project.join("semantic"), project.join("sql"), data.clone()] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    std::fs::write(project.join("semantic/sources.yaml"), "sources:\n  - name: lignes\n    location: lignes.csv\n").expect("write");
+    // Sixteen columns, so that a batch whose columns shared one allocation would count sixteen times its size.
+    let extra: Vec<String> = (1..=13).map(|k| format!("id * {k} AS c{k}")).collect();
+    let model = format!("SELECT id, libelle, montant, {} FROM {{{{ source('lignes') }}}}", extra.join(", "));
+    std::fs::write(project.join("sql/stg_lignes.sql"), model).expect("write");
+    let mut csv = String::from("id,libelle,montant\n");
+    for i in 0..ROWS {
+        csv.push_str(&format!("{i},article {},{}.{:02}\n", i % 977, i % 5000, i % 100));
+    }
+    std::fs::write(data.join("lignes.csv"), csv).expect("write");
+
+    let open = || omnimarket::project::Project::new(&project, &data);
+    // The first start builds the model and writes its snapshot; the second serves it from the cache.
+    let (ctx, _) = open().session().expect("session");
+    ctx.sql("SELECT COUNT(*) FROM staging.stg_lignes").await.expect("plan").collect().await.expect("build");
+    let (_, _, staging) = open().open().expect("open");
+    let entry = staging.cache().expect("cache on").entry_path("stg_lignes");
+    let snapshot_bytes = std::fs::metadata(&entry).expect("snapshot written").len() as usize;
+    let engine = Engine::open(&open()).expect("engine");
+    let config = ServerConfig { addr: "127.0.0.1:0".parse().expect("addr"), tls: None, auth: Arc::new(Authenticator::none()) };
+    let server = omnimarket::flight::start(engine, config, std::future::pending()).await.expect("server starts");
+    let mut client = connect(&server).await;
+    let info = client.execute("SELECT * FROM staging.stg_lignes".into(), None).await.expect("execute");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    let mut stream = client.inner_mut().do_get(ticket).await.expect("do_get").into_inner();
+    let (mut messages, mut body_bytes) = (0usize, 0usize);
+    let mut decoded = Vec::new();
+    let mut data_messages = Vec::new();
+    while let Some(m) = stream.next().await {
+        let m = m.expect("message");
+        messages += 1;
+        body_bytes += m.data_body.len() + m.data_header.len();
+        if !m.data_body.is_empty() {
+            data_messages.push(m.clone());
+        }
+        decoded.push(m);
+    }
+    let batches = arrow_flight::utils::flight_data_to_batches(&decoded).expect("decode");
+    assert_eq!(rows(&batches), ROWS);
+    // 100,000 rows in 8,192-row batches of about 1 MB: 13 batches, so about 13 data messages.
+    assert!(data_messages.len() <= 16, "{} data messages ({messages} in all) for {ROWS} rows", data_messages.len());
+    assert!(ROWS / data_messages.len() >= 5_000, "{} rows per message", ROWS / data_messages.len());
+    assert!(body_bytes < 2 * snapshot_bytes, "{body_bytes} bytes sent for a {snapshot_bytes}-byte snapshot");
+}

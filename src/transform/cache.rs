@@ -22,11 +22,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, Capacities, MutableArrayData, OffsetSizeTrait, make_array};
 use datafusion::arrow::buffer::{Buffer, MutableBuffer};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::ipc::convert::fb_to_schema;
 use datafusion::arrow::ipc::reader::StreamDecoder;
+use datafusion::arrow::ipc::root_as_message;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::record_batch::RecordBatchOptions;
 use serde::{Deserialize, Serialize};
 
 use super::models::ModelSet;
@@ -200,32 +208,24 @@ impl ModelCache {
         CacheKey { lines }
     }
 
-    /// The entry of `model` if it is whole and was built under `key`; rows decoded (zero-copy).
+    /// The entry of `model` if it is whole and was built under `key`, rows read and checked.
     pub fn load(&self, model: &str, key: &CacheKey) -> Result<Snapshot, Miss> {
-        let path = self.entry_path(model);
-        let (header, payload, bytes) = read_entry(&path, model, key)?;
-        let payload_len = payload.len();
-        let mut buf = payload;
-        let mut decoder = StreamDecoder::new();
-        let mut batches = Vec::new();
-        let bad = |e: datafusion::arrow::error::ArrowError| Miss::Corrupt(format!("expected an Arrow IPC stream: {e}"));
-        while !buf.is_empty() {
-            if let Some(b) = decoder.decode(&mut buf).map_err(bad)? {
-                batches.push(b);
-            }
-        }
-        decoder.finish().map_err(bad)?;
-        let schema = decoder.schema().ok_or_else(|| Miss::Corrupt(format!("expected a schema in the {payload_len}-byte payload")))?;
-        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-        if rows != header.rows {
-            return Err(Miss::Corrupt(format!("expected {} rows, found {rows}", header.rows)));
-        }
-        Ok(Snapshot { schema, batches, rows, bytes })
+        let entry = self.open(model, key)?;
+        let batches = entry.read()?;
+        Ok(Snapshot { schema: entry.schema.clone(), batches, rows: entry.rows, bytes: entry.bytes })
+    }
+
+    /// The entry of `model` if its header says it was built under `key` and its size is right: the schema and
+    /// row count, without reading the rows ([`Entry::read`] does that, and checks the checksum).
+    pub fn open(&self, model: &str, key: &CacheKey) -> Result<Entry, Miss> {
+        Entry::open(&self.entry_path(model), model, key)
     }
 
     /// Whether the entry of `model` is whole and built under `key`, without decoding it (for `refresh`).
     pub fn verify(&self, model: &str, key: &CacheKey) -> Result<u64, Miss> {
-        read_entry(&self.entry_path(model), model, key).map(|(h, _, _)| h.rows)
+        let entry = self.open(model, key)?;
+        entry.verify_checksum()?;
+        Ok(entry.rows)
     }
 
     /// Write the entry of `model` atomically; returns its size in bytes.
@@ -312,55 +312,215 @@ fn encode_payload(
     Ok(Ok((sink.len, sink.sum.finish())))
 }
 
-/// Read and check an entry: magic, exact size, model name, key, checksum. The payload is returned in a
-/// 64-byte-aligned buffer so that Arrow can use it without copying.
-fn read_entry(path: &Path, model: &str, key: &CacheKey) -> Result<(Header, Buffer, u64), Miss> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Miss::Absent),
-        Err(e) => return Err(Miss::Corrupt(format!("cannot open: {e}"))),
-    };
-    let io = |e: io::Error| Miss::Corrupt(format!("cannot read: {e}"));
-    let size = file.metadata().map_err(io)?.len();
-    let mut prefix = [0u8; PREFIX];
-    file.read_exact(&mut prefix).map_err(|_| Miss::Corrupt(format!("expected a {PREFIX}-byte header, the file has {size} bytes")))?;
-    if &prefix[..8] != MAGIC {
-        return Err(Miss::Corrupt("expected an omnimarket cache file (wrong magic bytes)".into()));
+/// An entry whose header matched: the file stays open, so a concurrent `refresh` that renames a new entry over
+/// the path cannot mix two entries in one read.
+#[derive(Debug)]
+pub struct Entry {
+    file: File,
+    path: PathBuf,
+    pub schema: SchemaRef,
+    pub rows: u64,
+    /// The whole file's size.
+    pub bytes: u64,
+    payload_at: u64,
+    payload_len: u64,
+    checksum: u64,
+}
+
+/// Continuation marker that opens every message of an Arrow IPC stream.
+const CONTINUATION: [u8; 4] = [0xff; 4];
+
+impl Entry {
+    /// Check the magic, the exact size, the model name and the key, and read the schema (the stream's first
+    /// message).
+    fn open(path: &Path, model: &str, key: &CacheKey) -> Result<Entry, Miss> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Miss::Absent),
+            Err(e) => return Err(Miss::Corrupt(format!("cannot open: {e}"))),
+        };
+        let io = |e: io::Error| Miss::Corrupt(format!("cannot read: {e}"));
+        let size = file.metadata().map_err(io)?.len();
+        let mut prefix = [0u8; PREFIX];
+        file.read_exact(&mut prefix).map_err(|_| Miss::Corrupt(format!("expected a {PREFIX}-byte header, the file has {size} bytes")))?;
+        if &prefix[..8] != MAGIC {
+            return Err(Miss::Corrupt("expected an omnimarket cache file (wrong magic bytes)".into()));
+        }
+        let word = |at: usize| u64::from_le_bytes(prefix[at..at + 8].try_into().unwrap_or_default());
+        let (payload_len, checksum) = (word(8), word(16));
+        let header_len = u32::from_le_bytes(prefix[24..28].try_into().unwrap_or_default()) as usize;
+        if header_len > MAX_HEADER {
+            return Err(Miss::Corrupt(format!("expected a header under {MAX_HEADER} bytes, found {header_len}")));
+        }
+        let payload_at = (PREFIX + header_len).next_multiple_of(ALIGN) as u64;
+        let expected = payload_at.checked_add(payload_len);
+        if expected != Some(size) {
+            return Err(Miss::Corrupt(format!(
+                "expected {} bytes, found {size} (truncated or overwritten)",
+                expected.map_or("a valid length".to_string(), |n| n.to_string())
+            )));
+        }
+        let mut json = vec![0u8; header_len];
+        file.read_exact(&mut json).map_err(io)?;
+        let header: Header = serde_json::from_slice(&json).map_err(|e| Miss::Corrupt(format!("expected a JSON header: {e}")))?;
+        if header.model != model {
+            return Err(Miss::Corrupt(format!("expected model `{model}`, the file holds `{}`", header.model)));
+        }
+        if &header.key != key {
+            return Err(Miss::Stale(key.change_from(&header.key)));
+        }
+        let mut entry = Entry {
+            file,
+            path: path.to_path_buf(),
+            schema: Arc::new(Schema::empty()),
+            rows: header.rows,
+            bytes: size,
+            payload_at,
+            payload_len,
+            checksum,
+        };
+        let (first, meta_len) = entry.message_at(0)?.ok_or_else(|| Miss::Corrupt("expected a schema message, the stream is empty".into()))?;
+        let message = root_as_message(&first.as_slice()[8..8 + meta_len]).map_err(|e| Miss::Corrupt(format!("expected an IPC schema: {e}")))?;
+        let schema = message.header_as_schema().ok_or_else(|| Miss::Corrupt("expected the stream to open with a schema".into()))?;
+        entry.schema = Arc::new(fb_to_schema(schema));
+        Ok(entry)
     }
-    let word = |at: usize| u64::from_le_bytes(prefix[at..at + 8].try_into().unwrap_or_default());
-    let (payload_len, checksum) = (word(8), word(16));
-    let header_len = u32::from_le_bytes(prefix[24..28].try_into().unwrap_or_default()) as usize;
-    if header_len > MAX_HEADER {
-        return Err(Miss::Corrupt(format!("expected a header under {MAX_HEADER} bytes, found {header_len}")));
+
+    /// Every row, read one IPC message at a time (so the file is never held whole in memory), each batch then
+    /// copied into buffers of its own (see [`compact`]); the checksum and the row count are checked at the end.
+    pub fn read(&self) -> Result<Vec<RecordBatch>, Miss> {
+        let mut decoder = StreamDecoder::new();
+        let mut sum = Checksum::new();
+        let mut batches = Vec::new();
+        let mut at = 0u64;
+        while let Some((message, _)) = self.message_at(at)? {
+            at += message.len() as u64;
+            sum.update(message.as_slice());
+            let mut buf: Buffer = message.into();
+            while !buf.is_empty() {
+                if let Some(b) = decoder.decode(&mut buf).map_err(ipc_error)? {
+                    batches.push(compact(&b).map_err(ipc_error)?);
+                }
+            }
+        }
+        // The end-of-stream marker is covered by the checksum too; nothing may follow it.
+        let tail_len = self.payload_len - at;
+        if tail_len > 8 {
+            return Err(Miss::Corrupt(format!("expected the stream to end at payload byte {at}, {tail_len} bytes follow")));
+        }
+        let mut tail = vec![0u8; tail_len as usize];
+        self.file.read_exact_at(&mut tail, self.payload_at + at).map_err(|e| self.io(e))?;
+        sum.update(&tail);
+        self.check_sum(sum)?;
+        // The decoder finishes a message when the next one's bytes arrive (a schema message has no body to
+        // wait for): the end-of-stream marker completes the last one.
+        let mut tail = Buffer::from(tail);
+        while !tail.is_empty() {
+            if let Some(b) = decoder.decode(&mut tail).map_err(ipc_error)? {
+                batches.push(compact(&b).map_err(ipc_error)?);
+            }
+        }
+        decoder.finish().map_err(ipc_error)?;
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if rows != self.rows {
+            return Err(Miss::Corrupt(format!("expected {} rows, found {rows}", self.rows)));
+        }
+        Ok(batches)
     }
-    let payload_at = (PREFIX + header_len).next_multiple_of(ALIGN) as u64;
-    let expected = payload_at.checked_add(payload_len);
-    if expected != Some(size) {
-        return Err(Miss::Corrupt(format!(
-            "expected {} bytes, found {size} (truncated or overwritten)",
-            expected.map_or("a valid length".to_string(), |n| n.to_string())
-        )));
+
+    /// Checksum the payload without decoding it, in fixed-size chunks.
+    pub fn verify_checksum(&self) -> Result<(), Miss> {
+        let mut sum = Checksum::new();
+        let mut chunk = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        while at < self.payload_len {
+            let n = chunk.len().min((self.payload_len - at) as usize);
+            self.file.read_exact_at(&mut chunk[..n], self.payload_at + at).map_err(|e| self.io(e))?;
+            sum.update(&chunk[..n]);
+            at += n as u64;
+        }
+        self.check_sum(sum)
     }
-    let mut json = vec![0u8; header_len];
-    file.read_exact(&mut json).map_err(io)?;
-    let header: Header = serde_json::from_slice(&json).map_err(|e| Miss::Corrupt(format!("expected a JSON header: {e}")))?;
-    if header.model != model {
-        return Err(Miss::Corrupt(format!("expected model `{model}`, the file holds `{}`", header.model)));
+
+    fn check_sum(&self, sum: Checksum) -> Result<(), Miss> {
+        let found = sum.finish();
+        if found != self.checksum {
+            return Err(Miss::Corrupt(format!("checksum mismatch (expected {:016x}, computed {found:016x})", self.checksum)));
+        }
+        Ok(())
     }
-    if &header.key != key {
-        return Err(Miss::Stale(key.change_from(&header.key)));
+
+    fn io(&self, e: io::Error) -> Miss {
+        Miss::Corrupt(format!("{}: cannot read: {e}", self.path.display()))
     }
-    file.seek(SeekFrom::Start(payload_at)).map_err(io)?;
-    let len = usize::try_from(payload_len).map_err(|_| Miss::Corrupt("payload larger than memory".into()))?;
-    let mut payload = MutableBuffer::from_len_zeroed(len);
-    file.read_exact(payload.as_slice_mut()).map_err(io)?;
-    let mut sum = Checksum::new();
-    sum.update(payload.as_slice());
-    let found = sum.finish();
-    if found != checksum {
-        return Err(Miss::Corrupt(format!("checksum mismatch (expected {checksum:016x}, computed {found:016x})")));
+
+    /// The IPC message at `at` in the payload (continuation, metadata length, metadata, body), in a 64-byte
+    /// aligned buffer of its own, and the metadata's length; `None` at the end-of-stream marker. Every length is checked against what is
+    /// left of the payload before anything is allocated.
+    fn message_at(&self, at: u64) -> Result<Option<(MutableBuffer, usize)>, Miss> {
+        let left = self.payload_len.saturating_sub(at);
+        let bad = |what: String| Miss::Corrupt(format!("payload byte {at}: {what}"));
+        if left < 8 {
+            return if left == 0 || left == 4 { Ok(None) } else { Err(bad(format!("expected an IPC message, {left} bytes left"))) };
+        }
+        let mut head = [0u8; 8];
+        self.file.read_exact_at(&mut head, self.payload_at + at).map_err(|e| self.io(e))?;
+        if head[..4] != CONTINUATION {
+            return Err(bad("expected an IPC continuation marker".into()));
+        }
+        let meta_len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
+        if meta_len == 0 {
+            return Ok(None);
+        }
+        if 8 + meta_len > left {
+            return Err(bad(format!("a {meta_len}-byte message header overruns the payload")));
+        }
+        let mut meta = vec![0u8; meta_len as usize];
+        self.file.read_exact_at(&mut meta, self.payload_at + at + 8).map_err(|e| self.io(e))?;
+        let message = root_as_message(&meta).map_err(|e| bad(format!("expected an IPC message header: {e}")))?;
+        let body = u64::try_from(message.bodyLength()).map_err(|_| bad("negative body length".into()))?;
+        let total = (8 + meta_len).checked_add(body).filter(|t| *t <= left).ok_or_else(|| bad(format!("a {body}-byte body overruns the payload")))?;
+        let mut buf = MutableBuffer::from_len_zeroed(total as usize);
+        self.file.read_exact_at(buf.as_slice_mut(), self.payload_at + at).map_err(|e| self.io(e))?;
+        Ok(Some((buf, meta_len as usize)))
     }
-    Ok((header, payload.into(), size))
+}
+
+/// Bytes of string or binary values the offsets span.
+fn values_len<O: OffsetSizeTrait>(offsets: &[O]) -> usize {
+    match (offsets.first(), offsets.last()) {
+        (Some(first), Some(last)) => (*last - *first).as_usize(),
+        _ => 0,
+    }
+}
+
+fn ipc_error(e: ArrowError) -> Miss {
+    Miss::Corrupt(format!("expected an Arrow IPC stream: {e}"))
+}
+
+/// The batch with every column copied into buffers sized to it. A batch decoded from an IPC message shares the
+/// message's one allocation among all its columns, and Arrow sizes an array by its buffers' whole allocation:
+/// each column would count as the whole message, so Flight's encoder would cut a batch into messages far too
+/// small (apache/arrow-rs#3407) and DataFusion's memory accounting would charge a join or sort many times the
+/// real size. One copy at load buys exact sizes for the life of the table.
+pub fn compact(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            let data = c.to_data();
+            let capacities = match data.data_type() {
+                DataType::Utf8 => Capacities::Binary(data.len(), Some(values_len(c.as_string::<i32>().value_offsets()))),
+                DataType::LargeUtf8 => Capacities::Binary(data.len(), Some(values_len(c.as_string::<i64>().value_offsets()))),
+                DataType::Binary => Capacities::Binary(data.len(), Some(values_len(c.as_binary::<i32>().value_offsets()))),
+                _ => Capacities::Array(data.len()),
+            };
+            let mut copy = MutableArrayData::with_capacities(vec![&data], data.null_count() > 0, capacities);
+            copy.try_extend(0, 0, data.len())?;
+            Ok(make_array(copy.freeze()))
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    RecordBatch::try_new_with_options(batch.schema(), columns, &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())))
 }
 
 /// Write `path` through a temp file in the same directory (same filesystem, so the rename is atomic), fsync

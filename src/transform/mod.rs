@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod models;
 pub mod quality;
+pub mod snapshot_table;
 pub mod staging;
 pub mod template;
 

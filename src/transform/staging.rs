@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -19,6 +19,7 @@ use datafusion::prelude::SessionContext;
 
 use super::cache::{CacheKey, Miss, ModelCache};
 use super::models::{Model, ModelSet, TransformError};
+use super::snapshot_table::SnapshotTable;
 use super::template::{Dependency, render};
 use crate::project::{CATALOG, RAW_SCHEMA, STAGING_SCHEMA, session_config};
 use crate::sources::RawSchema;
@@ -56,6 +57,10 @@ pub struct StagingSchema {
     events: Mutex<Vec<CacheEvent>>,
     quiet: AtomicBool,
     partitions: usize,
+    /// Models whose snapshot proved unreadable this session: rebuilt from SQL, never served from the cache.
+    distrusted: Mutex<HashSet<String>>,
+    /// This schema, for the lazily read tables it registers (they hand an unreadable snapshot back to it).
+    me: Weak<StagingSchema>,
 }
 
 impl std::fmt::Debug for StagingSchema {
@@ -66,7 +71,7 @@ impl std::fmt::Debug for StagingSchema {
 
 impl StagingSchema {
     /// The schema, with a snapshot cache when `cache` is given.
-    pub fn new(models: ModelSet, raw: Arc<RawSchema>, cache: Option<ModelCache>) -> Result<Self, DataFusionError> {
+    pub fn new(models: ModelSet, raw: Arc<RawSchema>, cache: Option<ModelCache>) -> Result<Arc<Self>, DataFusionError> {
         let built = Arc::new(MemorySchemaProvider::new());
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(RAW_SCHEMA, raw.clone())?;
@@ -75,7 +80,7 @@ impl StagingSchema {
         let partitions = config.target_partitions();
         let runner = SessionContext::new_with_config(config);
         runner.register_catalog(CATALOG, Arc::new(catalog));
-        Ok(StagingSchema {
+        Ok(Arc::new_cyclic(|me| StagingSchema {
             models: Arc::new(models),
             raw,
             runner,
@@ -85,7 +90,9 @@ impl StagingSchema {
             events: Mutex::new(Vec::new()),
             quiet: AtomicBool::new(false),
             partitions,
-        })
+            distrusted: Mutex::new(HashSet::new()),
+            me: me.clone(),
+        }))
     }
 
     pub fn models(&self) -> &ModelSet {
@@ -123,7 +130,8 @@ impl StagingSchema {
         }
     }
 
-    /// The model's table, building it (and what it reads) if needed.
+    /// The model's table, building it (and what it reads) if needed. A model served from its snapshot is
+    /// registered with its schema only; its rows are read on the first scan.
     pub async fn build(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
         if let Some(t) = self.built.table(name).await? {
             return Ok(Some(t));
@@ -132,16 +140,37 @@ impl StagingSchema {
             return Ok(None);
         }
         let _one_at_a_time = self.building.lock().await;
+        self.build_locked(name).await
+    }
+
+    /// [`StagingSchema::build`] with the build lock held.
+    async fn build_locked(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
+        if let Some(t) = self.built.table(name).await? {
+            return Ok(Some(t));
+        }
         let closure = self.models.closure(name);
         // Downstream first: a model served from the cache needs none of its inputs, so its upstream models are
         // only wanted if it is not. `closure` is in dependency order, so every model that wants `m` comes
         // after it and is decided by the time the reverse walk reaches `m`.
         let mut wanted: HashSet<&str> = HashSet::from([name]);
         for m in closure.iter().rev() {
-            if !wanted.contains(m.name.as_str()) || self.built.table_exist(&m.name) {
+            if !wanted.contains(m.name.as_str()) {
                 continue;
             }
-            if !self.load_snapshot(m).await? {
+            if let Some(t) = self.built.table(&m.name).await? {
+                // An input of a model about to run: the run scans it under this lock, so a lazily read
+                // snapshot is read now, and rebuilt here if its rows are unreadable.
+                let Some(lazy) = SnapshotTable::of(&t) else { continue };
+                match lazy.load().await {
+                    Ok(_) => continue,
+                    Err(why) => {
+                        self.distrust(&m.name, why);
+                        self.built.deregister_table(&m.name)?;
+                    }
+                }
+            }
+            // The model asked for is read lazily; an input of a model that runs is read whole now.
+            if !self.load_snapshot(m, m.name == name).await? {
                 wanted.extend(m.models_used());
             }
         }
@@ -151,6 +180,28 @@ impl StagingSchema {
             }
         }
         self.built.table(name).await
+    }
+
+    /// A lazily read snapshot whose rows proved unreadable (`why`): the model rebuilt from SQL, once however
+    /// many queries found it so.
+    pub(crate) async fn rebuild_unreadable(&self, name: &str, why: Miss) -> Result<Arc<dyn TableProvider>, DataFusionError> {
+        let _one_at_a_time = self.building.lock().await;
+        if let Some(t) = self.built.table(name).await? {
+            if SnapshotTable::of(&t).is_none() {
+                return Ok(t);
+            }
+            self.distrust(name, why);
+            self.built.deregister_table(name)?;
+        }
+        self.build_locked(name).await?.ok_or_else(|| DataFusionError::Plan(format!("model `{name}` vanished while it was rebuilt")))
+    }
+
+    /// Never serve `name` from its snapshot again this session; the note says why.
+    fn distrust(&self, name: &str, why: Miss) {
+        let first = self.distrusted.lock().map(|mut d| d.insert(name.to_string())).unwrap_or(true);
+        if first {
+            self.record(CacheEvent::Miss { model: name.to_string(), why });
+        }
     }
 
     /// The key of a model from the stamps of the raw files it reads.
@@ -164,26 +215,34 @@ impl StagingSchema {
         Ok(cache.key(&self.models, name, &stamps))
     }
 
-    /// Register the model from its snapshot if there is a fresh one; whether it did.
-    async fn load_snapshot(&self, m: &Model) -> Result<bool, DataFusionError> {
+    /// Register the model from its snapshot if there is a fresh one; whether it did. `lazy`: check the header
+    /// now and read the rows on the first scan; otherwise read them now (an unreadable snapshot is then a miss).
+    async fn load_snapshot(&self, m: &Model, lazy: bool) -> Result<bool, DataFusionError> {
         let Some(cache) = self.cache.clone() else { return Ok(false) };
+        if self.distrusted.lock().map(|d| d.contains(&m.name)).unwrap_or(true) {
+            return Ok(false);
+        }
         // A source that cannot be stamped (a missing file) cannot vouch for a snapshot: build, which reports
         // the real problem.
         let Ok(key) = self.key_of(&cache, &m.name).await else { return Ok(false) };
         let name = m.name.clone();
-        let loaded = tokio::task::spawn_blocking(move || cache.load(&name, &key)).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
-        match loaded {
-            Ok(snap) => {
-                let table = self.mem_table(snap.schema, snap.batches)?;
-                self.built.register_table(m.name.clone(), Arc::new(table))?;
-                self.record(CacheEvent::Hit { model: m.name.clone(), rows: snap.rows });
-                Ok(true)
-            }
+        let opened = tokio::task::spawn_blocking(move || cache.open(&name, &key)).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let entry = match opened {
+            Ok(entry) => entry,
             Err(why) => {
                 self.record(CacheEvent::Miss { model: m.name.clone(), why });
-                Ok(false)
+                return Ok(false);
             }
+        };
+        let rows = entry.rows;
+        let table = Arc::new(SnapshotTable::new(m.name.clone(), entry, self.partitions, self.me.clone()));
+        if !lazy && let Err(why) = table.load().await {
+            self.distrust(&m.name, why);
+            return Ok(false);
         }
+        self.built.register_table(m.name.clone(), table)?;
+        self.record(CacheEvent::Hit { model: m.name.clone(), rows });
+        Ok(true)
     }
 
     /// Run the model's SQL (its inputs are registered by now), register the rows and write the snapshot.
@@ -198,7 +257,7 @@ impl StagingSchema {
         let df = self.runner.sql(&sql).await.map_err(explain)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(explain)?;
-        self.built.register_table(m.name.clone(), Arc::new(self.mem_table(schema.clone(), batches.clone())?))?;
+        self.built.register_table(m.name.clone(), Arc::new(mem_table(schema.clone(), batches.clone(), self.partitions)?))?;
         if let Some(cache) = self.cache.clone() {
             // Keyed after the build: the stamps are then those of the files this session decoded.
             let event = match self.key_of(&cache, &m.name).await {
@@ -217,16 +276,6 @@ impl StagingSchema {
             self.record(event);
         }
         Ok(())
-    }
-
-    /// Rows in memory, dealt round-robin over the session's partitions so that scans use every core.
-    fn mem_table(&self, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<MemTable, DataFusionError> {
-        let n = self.partitions.clamp(1, batches.len().max(1));
-        let mut parts = vec![Vec::new(); n];
-        for (i, b) in batches.into_iter().enumerate() {
-            parts[i % n].push(b);
-        }
-        MemTable::try_new(schema, parts)
     }
 
     /// Rebuild every model whose snapshot is not fresh (absent, stale or corrupt), in dependency order, and
@@ -267,6 +316,16 @@ impl StagingSchema {
         let batches = self.runner.read_table(t)?.count().await?;
         Ok(batches as u64)
     }
+}
+
+/// Rows in memory, dealt round-robin over `partitions` so that scans use every core.
+pub(crate) fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, partitions: usize) -> Result<MemTable, DataFusionError> {
+    let n = partitions.clamp(1, batches.len().max(1));
+    let mut parts = vec![Vec::new(); n];
+    for (i, b) in batches.into_iter().enumerate() {
+        parts[i % n].push(b);
+    }
+    MemTable::try_new(schema, parts)
 }
 
 #[async_trait]
