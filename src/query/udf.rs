@@ -2,14 +2,16 @@
 //! - `dax_add(a, b)`, `dax_sub(a, b)`: DAX's BLANK arithmetic (BLANK + 1 = 1, BLANK - BLANK = BLANK) with each
 //!   operand written once, so a chain of `+` compiles to SQL of linear size;
 //! - `dax_format(value, format)`: DAX's FORMAT for numbers (`0.00`, `#,##0`, `0.0%`) and dates (`yyyy-mm-dd`,
-//!   `mmmm yyyy`, `dd/mm/yyyy`).
+//!   `mmmm yyyy`, `dd/mm/yyyy`);
+//! - `decimal_to_double(x)`: an exact decimal total as the DOUBLE nearest to it (see [`decimal_to_f64`]).
 
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::Decimal128Type;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::prelude::SessionContext;
@@ -18,6 +20,64 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(BlankArith::new("dax_add", 1.0)));
     ctx.register_udf(ScalarUDF::from(BlankArith::new("dax_sub", -1.0)));
     ctx.register_udf(ScalarUDF::from(Format::new()));
+    ctx.register_udf(ScalarUDF::from(DecimalToDouble::new()));
+}
+
+/// Powers of ten that a DOUBLE holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/// The DOUBLE nearest to the decimal `unscaled * 10^-scale`. Arrow's cast divides the unscaled integer by
+/// 10^scale in floating point, which rounds twice once the integer is past 2^53: a DECIMAL(38, 10) total of
+/// 1006482464.59 came out as 1006482464.5899999. With the trailing zeros dropped, a total with up to 15 or so
+/// significant digits has both operands exact, and one IEEE division is correctly rounded; any other goes
+/// through its decimal text, which Rust parses correctly rounded.
+pub fn decimal_to_f64(unscaled: i128, scale: i8) -> f64 {
+    let (mut v, mut s) = (unscaled, i32::from(scale));
+    while s > 0 && v % 10 == 0 {
+        v /= 10;
+        s -= 1;
+    }
+    if s >= 0 && v.unsigned_abs() <= 1u128 << 53 && (s as usize) < EXACT_POWERS_OF_TEN.len() {
+        return v as f64 / EXACT_POWERS_OF_TEN[s as usize];
+    }
+    format!("{v}e{}", -s).parse().unwrap_or(f64::NAN)
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DecimalToDouble {
+    signature: Signature,
+}
+
+impl DecimalToDouble {
+    fn new() -> Self {
+        DecimalToDouble { signature: Signature::any(1, Volatility::Immutable) }
+    }
+}
+
+impl ScalarUDFImpl for DecimalToDouble {
+    fn name(&self) -> &str {
+        "decimal_to_double"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let cols = arrays(&args.args, args.number_rows)?;
+        let Some(col) = cols.first() else { return exec_err!("decimal_to_double takes one value") };
+        let out: ArrayRef = match col.data_type() {
+            DataType::Decimal128(_, scale) => {
+                let scale = *scale;
+                let d = col.as_primitive::<Decimal128Type>();
+                Arc::new(d.iter().map(|v| v.map(|v| decimal_to_f64(v, scale))).collect::<Float64Array>())
+            }
+            _ => cast(col, &DataType::Float64)?,
+        };
+        Ok(ColumnarValue::Array(out))
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -223,6 +283,25 @@ pub fn format_date(d: NaiveDate, format: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_become_the_nearest_double() {
+        // 1006482464.59 as a DECIMAL(38, 10) total: Arrow's cast gives 1006482464.5899999.
+        assert_eq!(decimal_to_f64(10_064_824_645_900_000_000, 10).to_string(), "1006482464.59");
+        assert_eq!(decimal_to_f64(-10_064_824_645_900_000_000, 10), -1006482464.59);
+        assert_eq!(decimal_to_f64(65_117_653_050_000_000, 10), 6511765.305);
+        assert_eq!(decimal_to_f64(0, 10), 0.0);
+        assert_eq!(decimal_to_f64(1, 10), 1e-10);
+        // More significant digits than a DOUBLE holds: the nearest one, through the text.
+        assert_eq!(decimal_to_f64(12_345_678_901_234_567_890_123, 10), 1234567890123.4567890123);
+        assert_eq!(decimal_to_f64(i128::MAX, 10), 17014118346046923173168730371.5884105727);
+        assert_eq!(decimal_to_f64(5, -3), 5000.0);
+        // Every cent amount up to a billion, sampled: the same double as its decimal text.
+        for cents in (0..100_000_000_000i128).step_by(7_919_333) {
+            let expected: f64 = format!("{}.{:02}", cents / 100, cents % 100).parse().unwrap_or(f64::NAN);
+            assert_eq!(decimal_to_f64(cents * 100_000_000, 10), expected, "{cents}");
+        }
+    }
 
     #[test]
     fn numbers_and_dates_format_as_dax_does() {

@@ -225,10 +225,11 @@ pub(super) fn aggregate_sql(agg: &Agg, v: &str, exact: bool, order: Option<&str>
         // Floating-point addition depends on the order, and a parallel aggregation's order changes from run
         // to run: the same total would differ in its last digits (65117653.049999855, then ...05000042).
         // Summed as exact decimals (10 places, far below a cent) the total is the same every run and
-        // exact to the cent; it goes back to DOUBLE so the measure's type does not change.
-        Agg::Sum if exact => format!("CAST(SUM(CAST({v} AS {EXACT})) AS DOUBLE)"),
+        // exact to the cent; it goes back to the nearest DOUBLE (not Arrow's cast, which rounds twice) so the
+        // measure's type does not change.
+        Agg::Sum if exact => format!("decimal_to_double(SUM(CAST({v} AS {EXACT})))"),
         Agg::Sum => format!("SUM({v})"),
-        Agg::Average if exact => format!("CAST(SUM(CAST({v} AS {EXACT})) AS DOUBLE) / NULLIF(COUNT({v}), 0)"),
+        Agg::Average if exact => format!("decimal_to_double(SUM(CAST({v} AS {EXACT}))) / NULLIF(COUNT({v}), 0)"),
         Agg::Average => format!("AVG(CAST({v} AS DOUBLE))"),
         Agg::Min => format!("MIN({v})"),
         Agg::Max => format!("MAX({v})"),
