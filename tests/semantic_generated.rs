@@ -220,3 +220,31 @@ async fn totals_print_as_their_exact_decimal() {
     .await;
     assert_eq!(x, [["1006482464.59", "1006482464.5899999"]]);
 }
+
+/// A warm start reads only the snapshots its query scans: binding the model looks every table up (headers
+/// only) and reuses the remembered verdict of its data checks, so a measure over the returns reads the
+/// returns' rows and no other table's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_query_reads_only_the_tables_it_scans() {
+    let sql = "SELECT MEASURE(Nb_Retours) FROM omnimarket";
+    let first = rows(&engine(), sql, true).await;
+    let warm = engine();
+    assert_eq!(rows(&warm, sql, true).await, first);
+    let schema = warm.context().catalog("omnimarket").and_then(|c| c.schema("staging")).expect("staging schema");
+    let any: std::sync::Arc<dyn std::any::Any + Send + Sync> = schema;
+    let staging = any.downcast::<omnimarket::transform::StagingSchema>().expect("a StagingSchema");
+    let read: Vec<String> = staging
+        .cache_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            omnimarket::transform::staging::CacheEvent::Read { model, .. } => Some(model),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(read, ["stg_retours"], "{:?}", staging.cache_events());
+    assert_eq!(first, [[num_rows(&warm, "SELECT COUNT(*) FROM staging.stg_retours").await]]);
+}
+
+async fn num_rows(e: &Engine, sql: &str) -> String {
+    rows(e, sql, false).await.remove(0).remove(0)
+}

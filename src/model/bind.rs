@@ -69,7 +69,15 @@ pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Model, Model
         }
     }
 
-    // Keys and BLANK members, checked in the data.
+    // Keys and BLANK members, checked in the data: every fact table is scanned, so on unchanged data the
+    // verdict of the last check is reused (see `checks`).
+    let remembered = super::checks::Remembered::for_model(ctx, &model).await;
+    if let Some(blank) = remembered.as_ref().and_then(|r| r.read(model.tables.len())) {
+        for (t, b) in model.tables.iter_mut().zip(blank) {
+            t.has_blank_row = b;
+        }
+        return Ok(model);
+    }
     let mut blank = vec![false; model.tables.len()];
     for r in &model.relationships {
         let one = &model.tables[r.one];
@@ -111,6 +119,9 @@ pub async fn bind(mut model: Model, ctx: &SessionContext) -> Result<Model, Model
                 blank[r.one] = true;
             }
         }
+    }
+    if let Some(r) = remembered {
+        r.write(&blank);
     }
     for (t, b) in model.tables.iter_mut().zip(blank) {
         t.has_blank_row = b;

@@ -4,6 +4,7 @@
 //! The bundled model lives in `semantic/model.yaml` and `semantic/measures.yaml`.
 
 pub mod bind;
+pub mod checks;
 pub mod error;
 pub mod graph;
 pub mod load;

@@ -18,7 +18,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::OnceCell;
 
 use super::cache::{Entry, Miss};
-use super::staging::{StagingSchema, mem_table};
+use super::staging::{CacheEvent, StagingSchema, mem_table};
 
 pub struct SnapshotTable {
     model: String,
@@ -54,6 +54,9 @@ impl SnapshotTable {
                 let entry = self.entry.clone();
                 let read = tokio::task::spawn_blocking(move || entry.read()).await;
                 let batches = read.map_err(|e| Miss::Corrupt(format!("the read was interrupted: {e}")))??;
+                if let Some(staging) = self.staging.upgrade() {
+                    staging.record(CacheEvent::Read { model: self.model.clone(), rows: self.entry.rows });
+                }
                 mem_table(self.entry.schema.clone(), batches, self.partitions)
                     .map(Arc::new)
                     .map_err(|e| Miss::Corrupt(format!("the rows do not fit the schema: {e}")))

@@ -35,6 +35,8 @@ pub enum CacheEvent {
     Written { model: String, rows: u64, bytes: u64 },
     /// Built from SQL, but the snapshot could not be written (the query still gets its rows).
     WriteFailed { model: String, message: String },
+    /// A snapshot's rows read into memory (on the first scan of its table).
+    Read { model: String, rows: u64 },
 }
 
 /// One line of `omnimarket refresh`.
@@ -113,7 +115,7 @@ impl StagingSchema {
         self.quiet.store(quiet, Ordering::Relaxed);
     }
 
-    fn record(&self, event: CacheEvent) {
+    pub(crate) fn record(&self, event: CacheEvent) {
         if !self.quiet.load(Ordering::Relaxed) {
             // Only the unexpected is worth a line: a first build (absent) or a hit is the normal course.
             match &event {
@@ -202,6 +204,15 @@ impl StagingSchema {
         if first {
             self.record(CacheEvent::Miss { model: name.to_string(), why });
         }
+    }
+
+    /// A digest of the model's snapshot key (its raw files' stamps, its SQL and its upstream models', the crate
+    /// version), when the cache is on: what the rows depend on, without reading them.
+    pub async fn fingerprint(&self, name: &str) -> Option<String> {
+        let cache = self.cache.as_ref()?;
+        self.models.get(name)?;
+        let key = self.key_of(cache, name).await.ok()?;
+        Some(format!("{:016x}", super::cache::digest(key.lines.join("\n").as_bytes())))
     }
 
     /// The key of a model from the stamps of the raw files it reads.
