@@ -107,7 +107,7 @@ def main() -> None:
             duck_sql = compiled.stdout.strip() if compiled.returncode == 0 and compiled.stdout.strip() else sql
             ours = fetch(client, sql)
             try:
-                theirs = db.execute(duck_sql).arrow()
+                theirs = db.sql(duck_sql).to_arrow_table()
             except Exception as e:  # noqa: BLE001 - reported, the run goes on
                 print(f"{page}/{name}: DuckDB cannot run the compiled SQL: {str(e).splitlines()[0]}")
                 continue
@@ -120,7 +120,7 @@ def main() -> None:
                 fetch(client, sql)
                 t_ours.append(time.perf_counter() - s)
                 s = time.perf_counter()
-                db.execute(duck_sql).arrow()
+                db.sql(duck_sql).to_arrow_table()
                 t_duck.append(time.perf_counter() - s)
             mo, md = statistics.median(t_ours), statistics.median(t_duck)
             pages.setdefault(page, []).append((mo, md))
