@@ -7,7 +7,8 @@
    Flight SQL into DuckDB (in memory, the same rows and types).
 2. For each dashboard query (`sql/dashboards/*.sql`), gets the SQL the layer runs (`omnimarket compile`) and runs
    it in DuckDB. The layer's own SQL functions become DuckDB macros with the same meaning (`decimal_to_double`,
-   `dax_add`, `dax_sub`); a query DuckDB cannot parse is reported, not hidden.
+   `dax_add`, `dax_sub`), and the ordered aggregate `first_value` DuckDB's `first`; a query DuckDB cannot run is
+   reported, not hidden.
 3. Checks the rows equal (sorted, numbers to 1e-9 relative), then times the two engines interleaved: the layer
    over Flight SQL (server warm, tables in memory), DuckDB in process. Prints the median time per query and the
    ratio per dashboard (sum of medians). Stops the server by PID. Not part of CI (release builds only).
@@ -105,6 +106,9 @@ def main() -> None:
                 [a.bin, "compile", "--project", a.project, "--data", a.data, sql], capture_output=True, text=True
             )
             duck_sql = compiled.stdout.strip() if compiled.returncode == 0 and compiled.stdout.strip() else sql
+            # DataFusion's ordered aggregate `first_value(x ORDER BY ...)` is DuckDB's `first(x ORDER BY ...)`
+            # (DuckDB's first_value is a window function only).
+            duck_sql = re.sub(r"\bfirst_value\(", "first(", duck_sql)
             ours = fetch(client, sql)
             try:
                 theirs = db.sql(duck_sql).to_arrow_table()
