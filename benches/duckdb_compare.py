@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from flight_stream import statement_command  # noqa: E402
+from flight_stream import serve, statement_command  # noqa: E402
 
 MACROS = [
     "CREATE MACRO decimal_to_double(x) AS CAST(x AS DOUBLE)",
@@ -79,14 +79,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5)
     a = p.parse_args()
     project = pathlib.Path(a.project)
-    server = subprocess.Popen(
-        [a.bin, "serve", "--no-auth", "--addr", "127.0.0.1:0", "--project", a.project, "--data", a.data],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        addr = server.stdout.readline().split("grpc://")[1].split()[0]
-        client = flight.FlightClient(f"grpc://{addr}")
+    with serve(a.bin, a.project, a.data) as client:
         db = duckdb.connect()
         db.execute("ATTACH ':memory:' AS omnimarket")
         db.execute("CREATE SCHEMA omnimarket.staging")
@@ -133,9 +126,6 @@ def main() -> None:
         for page, times in pages.items():
             o, d = sum(t[0] for t in times), sum(t[1] for t in times)
             print(f"  {page}: {o * 1000:.0f} ms / {d * 1000:.0f} ms = {o / d:.2f}x ({len(times)} queries)")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ prints the median. Stops the server by PID. Not part of CI: release builds only.
         --sql 'SELECT * FROM staging.stg_trafic' --runs 5
 """
 import argparse
+import contextlib
 import resource
 import statistics
 import subprocess
@@ -35,6 +36,22 @@ def statement_command(sql: str) -> bytes:
     """A protobuf Any holding Flight SQL's CommandStatementQuery (field 1: the query)."""
     inner = field(1, sql.encode())
     return field(1, b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery") + field(2, inner)
+
+
+@contextlib.contextmanager
+def serve(binary: str, project: str, data: str):
+    """`omnimarket serve` on 127.0.0.1 (a free port, no auth) and a Flight client to it; stopped by PID."""
+    server = subprocess.Popen(
+        [binary, "serve", "--no-auth", "--addr", "127.0.0.1:0", "--project", project, "--data", data],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        addr = server.stdout.readline().split("grpc://")[1].split()[0]
+        yield flight.FlightClient(f"grpc://{addr}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def fetch(client: flight.FlightClient, sql: str):
@@ -64,25 +81,14 @@ def main() -> None:
     p.add_argument("--sql", default="SELECT * FROM staging.stg_trafic")
     p.add_argument("--runs", type=int, default=5)
     a = p.parse_args()
-    server = subprocess.Popen(
-        [a.bin, "serve", "--no-auth", "--addr", "127.0.0.1:0", "--project", a.project, "--data", a.data],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = server.stdout.readline()
-        addr = line.split("grpc://")[1].split()[0]
-        client = flight.FlightClient(f"grpc://{addr}")
+    with serve(a.bin, a.project, a.data) as client:
         fetch(client, a.sql)  # warm-up: loads the snapshot
         runs = [fetch(client, a.sql) for _ in range(a.runs)]
-        secs = statistics.median(r[0] for r in runs)
-        _, rows, messages, nbytes = runs[0]
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{a.sql}: {rows} rows, {nbytes / 1e6:.1f} MB in {messages} messages ({rows / max(messages, 1):.0f} rows/message)")
-        print(f"median of {a.runs}: {secs:.3f} s, {nbytes / 1e6 / secs:.0f} MB/s, {rows / secs / 1e6:.2f} M rows/s; client peak RSS {rss:.0f} MiB")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    secs = statistics.median(r[0] for r in runs)
+    _, rows, messages, nbytes = runs[0]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{a.sql}: {rows} rows, {nbytes / 1e6:.1f} MB in {messages} messages ({rows / max(messages, 1):.0f} rows/message)")
+    print(f"median of {a.runs}: {secs:.3f} s, {nbytes / 1e6 / secs:.0f} MB/s, {rows / secs / 1e6:.2f} M rows/s; client peak RSS {rss:.0f} MiB")
 
 
 if __name__ == "__main__":
