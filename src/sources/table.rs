@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{MemTable, SchemaProvider, Session, TableProvider};
 use datafusion::common::DataFusionError;
 use datafusion::datasource::TableType;
@@ -37,14 +38,21 @@ pub struct SourceTable {
 
 impl SourceTable {
     fn new(name: &str, format: &'static str, file: &str, bytes: u64, data: RawTable, partitions: usize) -> Result<Self> {
-        let n = partitions.clamp(1, data.batches.len().max(1));
-        let mut parts = vec![Vec::new(); n];
-        for (i, b) in data.batches.iter().enumerate() {
-            parts[i % n].push(b.clone());
-        }
-        let mem = MemTable::try_new(data.schema.clone(), parts).map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
+        let mem =
+            round_robin(data.schema.clone(), data.batches.clone(), partitions).map_err(|e| SourceError::file(file, format!("internal: {e}")))?;
         Ok(SourceTable { name: name.to_string(), format, file: file.to_string(), bytes, data, stamp: None, mem })
     }
+}
+
+/// Rows in memory, dealt round-robin over `partitions` so that scans use every core (raw tables here, and the
+/// staging models built from them).
+pub fn round_robin(schema: SchemaRef, batches: Vec<RecordBatch>, partitions: usize) -> datafusion::common::Result<MemTable> {
+    let n = partitions.clamp(1, batches.len().max(1));
+    let mut parts = vec![Vec::new(); n];
+    for (i, b) in batches.into_iter().enumerate() {
+        parts[i % n].push(b);
+    }
+    MemTable::try_new(schema, parts)
 }
 
 #[async_trait]

@@ -18,7 +18,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::OnceCell;
 
 use super::cache::{Entry, Miss};
-use super::staging::{CacheEvent, StagingSchema, mem_table};
+use super::staging::{CacheEvent, StagingSchema};
+use crate::sources::table::round_robin;
 
 pub struct SnapshotTable {
     model: String,
@@ -57,7 +58,7 @@ impl SnapshotTable {
                 if let Some(staging) = self.staging.upgrade() {
                     staging.record(CacheEvent::Read { model: self.model.clone(), rows: self.entry.rows });
                 }
-                mem_table(self.entry.schema.clone(), batches, self.partitions)
+                round_robin(self.entry.schema.clone(), batches, self.partitions)
                     .map(Arc::new)
                     .map_err(|e| Miss::Corrupt(format!("the rows do not fit the schema: {e}")))
             })

@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::{CatalogProvider, MemTable, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::DataFusionError;
 use datafusion::prelude::SessionContext;
 
@@ -23,6 +21,7 @@ use super::snapshot_table::SnapshotTable;
 use super::template::{Dependency, render};
 use crate::project::{CATALOG, RAW_SCHEMA, STAGING_SCHEMA, session_config};
 use crate::sources::RawSchema;
+use crate::sources::table::round_robin;
 
 /// What happened to a model's snapshot, in order; tests and `refresh` read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,7 +267,7 @@ impl StagingSchema {
         let df = self.runner.sql(&sql).await.map_err(explain)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(explain)?;
-        self.built.register_table(m.name.clone(), Arc::new(mem_table(schema.clone(), batches.clone(), self.partitions)?))?;
+        self.built.register_table(m.name.clone(), Arc::new(round_robin(schema.clone(), batches.clone(), self.partitions)?))?;
         if let Some(cache) = self.cache.clone() {
             // Keyed after the build: the stamps are then those of the files this session decoded.
             let event = match self.key_of(&cache, &m.name).await {
@@ -327,16 +326,6 @@ impl StagingSchema {
         let batches = self.runner.read_table(t)?.count().await?;
         Ok(batches as u64)
     }
-}
-
-/// Rows in memory, dealt round-robin over `partitions` so that scans use every core.
-pub(crate) fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, partitions: usize) -> Result<MemTable, DataFusionError> {
-    let n = partitions.clamp(1, batches.len().max(1));
-    let mut parts = vec![Vec::new(); n];
-    for (i, b) in batches.into_iter().enumerate() {
-        parts[i % n].push(b);
-    }
-    MemTable::try_new(schema, parts)
 }
 
 #[async_trait]
