@@ -5,11 +5,13 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql").join("dashboards");
+    // Read at run time, not baked in with env!(): a build script compiled in another checkout (a shared target
+    // directory) must list this checkout's files, and a missing directory is a build error, not an empty list.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo");
+    let dir = Path::new(&manifest).join("sql").join("dashboards");
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".sql")).collect())
-        .unwrap_or_default();
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list the bundled dashboards in {}: {e}", dir.display()));
+    let mut files: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".sql")).collect();
     files.sort();
     let mut out = String::from("/// The bundled dashboard files: (file name, text), in file-name order.\npub const BUNDLED: &[(&str, &str)] = &[\n");
     for f in &files {
