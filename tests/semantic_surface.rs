@@ -325,3 +325,133 @@ async fn inactive_relationships_and_crossfilter_change_the_path() {
     let err = bm.invalid("Bidirectionnel").expect("BOTH is refused").to_string();
     assert!(err.contains("CROSSFILTER(..., BOTH) is not supported"), "{err}");
 }
+
+/// A table that counts how many of its scans run (a scan planned but never executed does not count).
+mod counted {
+    use std::fmt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use datafusion::arrow::datatypes::SchemaRef;
+    use datafusion::catalog::{Session, TableProvider};
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::datasource::TableType;
+    use datafusion::error::Result;
+    use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+    use datafusion::logical_expr::Expr;
+    use datafusion::physical_expr::PhysicalExpr;
+    use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+    use datafusion::prelude::SessionContext;
+
+    #[derive(Debug)]
+    struct Counted {
+        inner: Arc<dyn TableProvider>,
+        reads: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl TableProvider for Counted {
+        fn schema(&self) -> SchemaRef {
+            self.inner.schema()
+        }
+        fn table_type(&self) -> TableType {
+            self.inner.table_type()
+        }
+        async fn scan(
+            &self,
+            state: &dyn Session,
+            projection: Option<&Vec<usize>>,
+            filters: &[Expr],
+            limit: Option<usize>,
+        ) -> Result<Arc<dyn ExecutionPlan>> {
+            let input = self.inner.scan(state, projection, filters, limit).await?;
+            Ok(Arc::new(CountedScan { input, reads: self.reads.clone() }))
+        }
+    }
+
+    #[derive(Debug)]
+    struct CountedScan {
+        input: Arc<dyn ExecutionPlan>,
+        reads: Arc<AtomicUsize>,
+    }
+
+    impl DisplayAs for CountedScan {
+        fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "CountedScan")
+        }
+    }
+
+    impl ExecutionPlan for CountedScan {
+        fn name(&self) -> &str {
+            "CountedScan"
+        }
+        fn properties(&self) -> &Arc<PlanProperties> {
+            self.input.properties()
+        }
+        fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+            vec![&self.input]
+        }
+        fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
+            Ok(TreeNodeRecursion::Continue)
+        }
+        fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+            Ok(Arc::new(CountedScan { input: children.remove(0), reads: self.reads.clone() }))
+        }
+        fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+            if partition == 0 {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+            }
+            self.input.execute(partition, ctx)
+        }
+    }
+
+    /// Replaces `omnimarket.staging.<table>` with a counted copy; returns its counter.
+    pub async fn count_reads(ctx: &SessionContext, table: &str) -> Arc<AtomicUsize> {
+        let schema = ctx.catalog("omnimarket").and_then(|c| c.schema("staging")).expect("staging schema");
+        let inner = schema.table(table).await.expect("table").expect("exists");
+        let reads = Arc::new(AtomicUsize::new(0));
+        schema.deregister_table(table).expect("deregister");
+        schema.register_table(table.to_string(), Arc::new(Counted { inner, reads: reads.clone() })).expect("register");
+        reads
+    }
+}
+
+/// Plan shape: the products page's ranking query (revenue and dense rank per product) reads the sales once.
+/// The compiled SQL refers to the revenue per product three times (the row's value, every product's value, the
+/// output); DataFusion alone runs each reference, the engine runs one and shares it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_products_ranking_reads_the_sales_once() {
+    use std::sync::atomic::Ordering;
+    let sql = "SELECT Nom_Produit, MEASURE(CA_Total), MEASURE(Rank_Produit_CA) FROM omnimarket GROUP BY Nom_Produit \
+               ORDER BY MEASURE(Rank_Produit_CA), Nom_Produit LIMIT 10";
+    let ctx = fixture_context().await;
+    let reads = counted::count_reads(&ctx, "stg_ventes").await;
+    let e = Engine::with_context(ctx, semantic_fixture::bundled_model());
+    // Binding checks the data (keys, BLANK members) once per engine; count the query's own reads.
+    e.bound_model().await.expect("binds");
+    reads.store(0, Ordering::SeqCst);
+    let got = semantic(&e, sql).await;
+    assert_eq!(reads.load(Ordering::SeqCst), 1, "the sales are read once");
+    // By hand from the fixture: Alpha 240+96+120+120+120+120, Beta 120+360+240, Gamma 60+60; Delta sold nothing
+    // (BLANK revenue, ranked as 0).
+    assert_rows(&got, &[&["Alpha", "816", "1"], &["Beta", "720", "2"], &["Gamma", "120", "3"], &["Delta", "NULL", "4"]]);
+
+    // The same compiled SQL in a plain DataFusion session reads them once per reference, with the same rows.
+    let compiled = e.compile(sql).await.expect("compiles").expect("semantic");
+    let plain_ctx = fixture_context().await;
+    omnimarket::query::udf::register(&plain_ctx);
+    let plain_reads = counted::count_reads(&plain_ctx, "stg_ventes").await;
+    let plain = semantic_fixture::rows_of(plain_ctx.sql(&compiled).await.expect("plans")).await;
+    assert!(plain_reads.load(Ordering::SeqCst) >= 3, "without sharing: {} reads", plain_reads.load(Ordering::SeqCst));
+    assert_eq!(plain, got);
+
+    // A CTE read in three places, each reading other columns of it (the traffic funnel's shape): one read.
+    reads.store(0, Ordering::SeqCst);
+    let funnel = "WITH f AS (SELECT MEASURE(CA_Total) AS ca, MEASURE(Nb_Transactions) AS n FROM omnimarket) \
+                  SELECT 1 AS k, ca AS v FROM f UNION ALL SELECT 2, CAST(n AS DOUBLE) FROM f UNION ALL SELECT 3, ca / n FROM f ORDER BY k";
+    let got = semantic(&e, funnel).await;
+    assert_eq!(reads.load(Ordering::SeqCst), 1, "the sales are read once for the three readers of the CTE");
+    // 1,656 MAD over 11 sales.
+    assert_rows(&got, &[&["1", "1656"], &["2", "11"], &["3", "150.54545454545453"]]);
+}

@@ -10,6 +10,7 @@
 pub mod cooperative;
 pub mod guard;
 pub mod runtime;
+pub mod shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,11 +102,14 @@ impl Engine {
     }
 
     /// Registers the `semantic` schema (the model table, for metadata) in the `omnimarket` catalog, and makes
-    /// joins yield (see [`cooperative`]) in the session user queries are planned from.
+    /// joins yield (see [`cooperative`]) and repeated aggregations run once (see [`shared`]) in the session user queries are planned from.
     fn with_semantic_schema(mut self) -> Self {
-        let state =
-            SessionStateBuilder::new_from_existing(self.ctx.state()).with_physical_optimizer_rule(Arc::new(cooperative::YieldInsideJoins)).build();
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_physical_optimizer_rule(Arc::new(cooperative::YieldInsideJoins))
+            .with_query_planner(Arc::new(shared::SharingQueryPlanner))
+            .build();
         self.ctx = SessionContext::new_with_state(state);
+        self.ctx.add_analyzer_rule(Arc::new(shared::ShareRepeatedAggregates));
         crate::query::udf::register(&self.ctx);
         if let Some(catalog) = self.ctx.catalog(crate::project::CATALOG) {
             let schema = SemanticSchema::new(&self.ctx, self.model.clone(), self.bound.clone());

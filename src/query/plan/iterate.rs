@@ -69,7 +69,7 @@ impl<'a> Planner<'a> {
         for (c, name) in it.columns.iter().zip(&items) {
             select.push(format!("{}.{} AS {}", alias(it.table), quote(c), quote(name)));
         }
-        let mut set_sql = format!("SELECT DISTINCT {} FROM {}", select.join(", "), sk.from);
+        let mut set_sql = format!("SELECT DISTINCT {} FROM {}", select.join(", "), sk.rows_sql());
         if !sk.wheres.is_empty() {
             let _ = write!(set_sql, " WHERE {}", sk.wheres.join(" AND "));
         }
@@ -144,7 +144,7 @@ impl<'a> Planner<'a> {
                     Agg::Concat { order: Some(_), descending, .. } => Some(format!("c.\"v1\" {}", if *descending { "DESC" } else { "ASC" })),
                     _ => None,
                 };
-                let agg_sql = aggregate_sql(agg, &value, false, order.as_deref());
+                let agg_sql = aggregate_sql(agg, &value, false, order.as_deref(), None);
                 let mut sel_cols = keys_sel("c");
                 sel_cols.push(format!("{agg_sql} AS \"r\""));
                 format!("SELECT {} FROM {sel} c{group}", sel_cols.join(", "))
@@ -205,7 +205,7 @@ impl<'a> Planner<'a> {
             let Some(sk): Option<Skeleton> = self.skeleton(table, &ctx, &[])? else { return Ok(Slot::Blank) };
             let mut select: Vec<String> = sk.group.iter().map(|(e, n)| format!("{e} AS {}", quote(n))).collect();
             select.push(format!("{}.{} AS \"__v\"", alias(table), quote(column)));
-            let mut sql = format!("SELECT DISTINCT {} FROM {}", select.join(", "), sk.from);
+            let mut sql = format!("SELECT DISTINCT {} FROM {}", select.join(", "), sk.rows_sql());
             if !sk.wheres.is_empty() {
                 let _ = write!(sql, " WHERE {}", sk.wheres.join(" AND "));
             }

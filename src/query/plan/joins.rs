@@ -19,12 +19,37 @@ const EXACT: &str = "DECIMAL(38, 10)";
 /// FROM/WHERE/GROUP BY of an aggregation, shared by the leaves with the same context.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct Skeleton {
+    /// The aggregated table's rows under its alias (`... t0`): the start of `from`, before the joins.
+    pub base: String,
+    /// The aggregated table's alias and primary key columns.
+    pub fact_alias: String,
+    pub fact_key: Vec<String>,
     pub from: String,
     pub wheres: Vec<String>,
     /// (expression, output name)
     pub group: Vec<(String, String)>,
     /// The date column for FIRSTNONBLANK/LASTNONBLANK, when set, and whether the last date is wanted.
     pub edge_date: Option<(String, bool)>,
+    /// Time intelligence: the date map joined to the rows (kept apart from `from`, so that the rows can be
+    /// aggregated to date grain before the join; see `super::skeleton_select`).
+    pub map: Option<MapJoin>,
+}
+
+/// `JOIN <source> mm ON <fact expr> = mm.<column> AND ...`: the date map (grid keys → dates) an aggregation
+/// with time intelligence joins, which repeats each row once per grid row whose dates include it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct MapJoin {
+    pub source: String,
+    /// (expression over the rows, quoted column of `mm`)
+    pub on: Vec<(String, String)>,
+}
+
+impl MapJoin {
+    /// The join clause over rows whose date expressions are `row_exprs` (one per `on`).
+    pub fn clause(&self, row_exprs: &[String]) -> String {
+        let on = self.on.iter().zip(row_exprs).map(|((_, m), e)| format!("{e} = mm.{m}")).collect::<Vec<_>>().join(" AND ");
+        format!(" JOIN {} mm ON {on}", self.source)
+    }
 }
 
 impl Skeleton {
@@ -39,6 +64,17 @@ impl Skeleton {
 
     pub fn keys(&self) -> Vec<String> {
         self.group.iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    /// The FROM clause, the date map joined.
+    pub fn rows_sql(&self) -> String {
+        match &self.map {
+            None => self.from.clone(),
+            Some(m) => {
+                let exprs: Vec<String> = m.on.iter().map(|(e, _)| e.clone()).collect();
+                format!("{}{}", self.from, m.clause(&exprs))
+            }
+        }
     }
 }
 
@@ -101,7 +137,8 @@ impl<'a> Planner<'a> {
             }
             needed.push(date);
         }
-        let mut from = format!("{} {}", self.table_rows(fact), alias(fact));
+        let base = format!("{} {}", self.table_rows(fact), alias(fact));
+        let mut from = base.clone();
         let mut joined: Vec<usize> = Vec::new();
         for t in needed {
             for &r in up.paths[t].as_deref().unwrap_or(&[]) {
@@ -120,7 +157,16 @@ impl<'a> Planner<'a> {
                 let _ = write!(from, " LEFT JOIN {} {} ON {on}", source_sql(&model.tables[rel.one].source), alias(rel.one));
             }
         }
-        let mut sk = Skeleton { from, wheres: Vec::new(), group: Vec::new(), edge_date: None };
+        let mut sk = Skeleton {
+            base,
+            fact_alias: alias(fact),
+            fact_key: model.tables[fact].primary_key.clone(),
+            from,
+            wheres: Vec::new(),
+            group: Vec::new(),
+            edge_date: None,
+            map: None,
+        };
         for k in &keys {
             sk.group_by(format!("{}.{}", alias(k.table), quote(&k.column)), k.name.clone());
         }
@@ -132,22 +178,15 @@ impl<'a> Planner<'a> {
                     let cols = rel.one_columns.iter().enumerate().map(|(i, c)| format!("dd.{} AS \"__k{i}\"", quote(c))).collect::<Vec<_>>();
                     let mut sel: Vec<String> = t.keys.iter().map(|k| format!("m.{}", quote(&k.name))).collect();
                     sel.extend(cols);
-                    let on = rel
-                        .many_columns
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| format!("{}.{} = mm.\"__k{i}\"", alias(fact), quote(c)))
-                        .collect::<Vec<_>>()
-                        .join(" AND ");
-                    let _ = write!(
-                        sk.from,
-                        " JOIN (SELECT DISTINCT {} FROM {map} m JOIN {dsrc} dd ON dd.{} = m.\"__d\") mm ON {on}",
-                        sel.join(", "),
-                        quote(&model.date_column)
-                    );
+                    let on =
+                        rel.many_columns.iter().enumerate().map(|(i, c)| (format!("{}.{}", alias(fact), quote(c)), format!("\"__k{i}\""))).collect();
+                    let source =
+                        format!("(SELECT DISTINCT {} FROM {map} m JOIN {dsrc} dd ON dd.{} = m.\"__d\")", sel.join(", "), quote(&model.date_column));
+                    sk.map = Some(MapJoin { source, on });
                 }
                 None => {
-                    let _ = write!(sk.from, " JOIN {map} mm ON {}.{} = mm.\"__d\"", alias(date), quote(&model.date_column));
+                    let on = vec![(format!("{}.{}", alias(date), quote(&model.date_column)), "\"__d\"".to_string())];
+                    sk.map = Some(MapJoin { source: map, on });
                 }
             }
             for k in &t.keys {
@@ -188,8 +227,20 @@ impl<'a> Planner<'a> {
         format!("(SELECT {cols} FROM {} UNION ALL SELECT {nulls})", source_sql(&t.source))
     }
 
-    /// The aggregate expression of a leaf over its skeleton's rows.
-    pub(super) fn agg_sql(&self, leaf: &Leaf) -> Result<String> {
+    /// The aggregate expression of a leaf over its skeleton's rows (those meeting `filter`, when given).
+    pub(super) fn agg_sql(&self, leaf: &Leaf, filter: Option<&str>) -> Result<String> {
+        let (v, exact, order) = self.leaf_parts(leaf)?;
+        Ok(aggregate_sql(&leaf.agg, &v, exact, order.as_deref(), filter))
+    }
+
+    /// The leaf's aggregation in two phases (see [`two_phase`]), when it decomposes.
+    pub(super) fn agg_two_phase(&self, leaf: &Leaf, filter: Option<&str>) -> Result<Option<TwoPhase>> {
+        let (v, exact, _) = self.leaf_parts(leaf)?;
+        Ok(two_phase(&leaf.agg, &v, exact, filter))
+    }
+
+    /// A leaf's value over the rows, whether it is summed exactly, and CONCATENATEX's order.
+    fn leaf_parts(&self, leaf: &Leaf) -> Result<(String, bool, Option<String>)> {
         let value = match &leaf.value {
             Some(v) => Some(self.render_row(v, &|n| match n {
                 Node::Column { table, column } => Some(format!("{}.{}", alias(*table), quote(column))),
@@ -197,7 +248,7 @@ impl<'a> Planner<'a> {
             })?),
             None => None,
         };
-        let v = value.clone().unwrap_or_default();
+        let v = value.unwrap_or_default();
         let column_type = match leaf.value.as_deref() {
             Some(Node::Column { table, column }) => self.model().tables[*table].column_type(column).cloned(),
             _ => None,
@@ -214,46 +265,102 @@ impl<'a> Planner<'a> {
             }
             _ => None,
         };
-        Ok(aggregate_sql(&leaf.agg, &v, floating, order.as_deref()))
+        Ok((v, floating, order))
     }
 }
 
 /// An aggregation of the values `v` with DAX's BLANK rules, for a leaf's rows and an iteration's items alike.
-/// `exact` sums as decimals (floating-point amounts); `order` is CONCATENATEX's `expression ASC|DESC`.
-pub(super) fn aggregate_sql(agg: &Agg, v: &str, exact: bool, order: Option<&str>) -> String {
+/// `exact` sums as decimals (floating-point amounts); `order` is CONCATENATEX's `expression ASC|DESC`;
+/// `filter` restricts every aggregate call to the rows that meet it (several filtered aggregations share one
+/// scan, see `super::merge_filtered`). Over no rows (or no rows meeting the filter) the result is BLANK.
+pub(super) fn aggregate_sql(agg: &Agg, v: &str, exact: bool, order: Option<&str>, filter: Option<&str>) -> String {
+    let call = |f: String| match filter {
+        Some(c) => format!("{f} FILTER (WHERE {c})"),
+        None => f,
+    };
     match agg {
         // Floating-point addition depends on the order, and a parallel aggregation's order changes from run
         // to run: the same total would differ in its last digits (65117653.049999855, then ...05000042).
         // Summed as exact decimals (10 places, far below a cent) the total is the same every run and
         // exact to the cent; it goes back to the nearest DOUBLE (not Arrow's cast, which rounds twice) so the
         // measure's type does not change.
-        Agg::Sum if exact => format!("decimal_to_double(SUM(CAST({v} AS {EXACT})))"),
-        Agg::Sum => format!("SUM({v})"),
-        Agg::Average if exact => format!("decimal_to_double(SUM(CAST({v} AS {EXACT}))) / NULLIF(COUNT({v}), 0)"),
-        Agg::Average => format!("AVG(CAST({v} AS DOUBLE))"),
-        Agg::Min => format!("MIN({v})"),
-        Agg::Max => format!("MAX({v})"),
+        Agg::Sum if exact => format!("decimal_to_double({})", call(format!("SUM(CAST({v} AS {EXACT}))"))),
+        Agg::Sum => call(format!("SUM({v})")),
+        Agg::Average if exact => {
+            format!("decimal_to_double({}) / NULLIF({}, 0)", call(format!("SUM(CAST({v} AS {EXACT}))")), call(format!("COUNT({v})")))
+        }
+        Agg::Average => call(format!("AVG(CAST({v} AS DOUBLE))")),
+        Agg::Min => call(format!("MIN({v})")),
+        Agg::Max => call(format!("MAX({v})")),
         // DAX counts over no rows are BLANK, not 0.
-        Agg::Count => format!("NULLIF(COUNT({v}), 0)"),
+        Agg::Count => format!("NULLIF({}, 0)", call(format!("COUNT({v})"))),
         // BLANK over no rows, 0 when rows have no blank.
-        Agg::CountBlank => format!("(CASE WHEN COUNT(*) = 0 THEN NULL ELSE COUNT(*) - COUNT({v}) END)"),
-        Agg::CountRows => "NULLIF(COUNT(*), 0)".into(),
-        Agg::DistinctCount => format!("NULLIF(COUNT(DISTINCT {v}) + CASE WHEN COUNT({v}) < COUNT(*) THEN 1 ELSE 0 END, 0)"),
-        Agg::DistinctCountNoBlank => format!("NULLIF(COUNT(DISTINCT {v}), 0)"),
-        Agg::Product => product_sql(v),
+        Agg::CountBlank => {
+            let all = call("COUNT(*)".into());
+            format!("(CASE WHEN {all} = 0 THEN NULL ELSE {all} - {} END)", call(format!("COUNT({v})")))
+        }
+        Agg::CountRows => format!("NULLIF({}, 0)", call("COUNT(*)".into())),
+        Agg::DistinctCount => format!(
+            "NULLIF({} + CASE WHEN {} < {} THEN 1 ELSE 0 END, 0)",
+            call(format!("COUNT(DISTINCT {v})")),
+            call(format!("COUNT({v})")),
+            call("COUNT(*)".into())
+        ),
+        Agg::DistinctCountNoBlank => format!("NULLIF({}, 0)", call(format!("COUNT(DISTINCT {v})"))),
+        Agg::Product => product_sql(v, &call),
         Agg::Concat { delimiter, .. } => {
             let order = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
-            format!("string_agg(CAST({v} AS VARCHAR), '{}'{order})", delimiter.replace('\'', "''"))
+            call(format!("string_agg(CAST({v} AS VARCHAR), '{}'{order})", delimiter.replace('\'', "''")))
         }
     }
 }
 
+/// The partial aggregates, and the final one over their columns.
+pub(super) type TwoPhase = (Vec<String>, Box<dyn Fn(&[String]) -> String>);
+
+/// An aggregation in two phases, for rows that are first aggregated to a finer grain (date grain, before the
+/// date map multiplies them): the partial aggregates over the rows, and the final one over the partials
+/// (named `p0`, `p1`, ... in `partial_names`). `None` when the aggregation does not decompose (distinct
+/// counts, products, concatenations): it then runs over the rows in one phase.
+pub(super) fn two_phase(agg: &Agg, v: &str, exact: bool, filter: Option<&str>) -> Option<TwoPhase> {
+    let call = |f: String| match filter {
+        Some(c) => format!("{f} FILTER (WHERE {c})"),
+        None => f,
+    };
+    let exact_sum = call(format!("SUM(CAST({v} AS {EXACT}))"));
+    Some(match agg {
+        Agg::Sum if exact => (vec![exact_sum], Box::new(|p: &[String]| format!("decimal_to_double(SUM({}))", p[0]))),
+        Agg::Sum => (vec![call(format!("SUM({v})"))], Box::new(|p: &[String]| format!("SUM({})", p[0]))),
+        Agg::Average if exact => (
+            vec![exact_sum, call(format!("COUNT({v})"))],
+            Box::new(|p: &[String]| format!("decimal_to_double(SUM({})) / NULLIF(SUM({}), 0)", p[0], p[1])),
+        ),
+        Agg::Average => (
+            vec![call(format!("SUM(CAST({v} AS DOUBLE))")), call(format!("COUNT({v})"))],
+            Box::new(|p: &[String]| format!("SUM({}) / NULLIF(SUM({}), 0)", p[0], p[1])),
+        ),
+        Agg::Min => (vec![call(format!("MIN({v})"))], Box::new(|p: &[String]| format!("MIN({})", p[0]))),
+        Agg::Max => (vec![call(format!("MAX({v})"))], Box::new(|p: &[String]| format!("MAX({})", p[0]))),
+        Agg::Count => (vec![call(format!("COUNT({v})"))], Box::new(|p: &[String]| format!("NULLIF(SUM({}), 0)", p[0]))),
+        Agg::CountRows => (vec![call("COUNT(*)".into())], Box::new(|p: &[String]| format!("NULLIF(SUM({}), 0)", p[0]))),
+        Agg::CountBlank => (
+            vec![call("COUNT(*)".into()), call(format!("COUNT({v})"))],
+            Box::new(|p: &[String]| format!("(CASE WHEN COALESCE(SUM({a}), 0) = 0 THEN NULL ELSE SUM({a}) - SUM({b}) END)", a = p[0], b = p[1])),
+        ),
+        Agg::DistinctCount | Agg::DistinctCountNoBlank | Agg::Product | Agg::Concat { .. } => return None,
+    })
+}
+
 /// PRODUCT of the non-blank values: 0 when one is 0, else the sign from the count of negatives and the
 /// magnitude through logarithms; BLANK when there are none.
-pub(super) fn product_sql(v: &str) -> String {
+pub(super) fn product_sql(v: &str, call: &dyn Fn(String) -> String) -> String {
     format!(
-        "(CASE WHEN COUNT({v}) = 0 THEN NULL WHEN SUM(CASE WHEN {v} = 0 THEN 1 ELSE 0 END) > 0 THEN CAST(0 AS DOUBLE) \
-         ELSE (CASE WHEN SUM(CASE WHEN {v} < 0 THEN 1 ELSE 0 END) % 2 = 1 THEN -1.0 ELSE 1.0 END) * exp(SUM(ln(abs(CAST({v} AS DOUBLE))))) END)"
+        "(CASE WHEN {} = 0 THEN NULL WHEN {} > 0 THEN CAST(0 AS DOUBLE) \
+         ELSE (CASE WHEN {} % 2 = 1 THEN -1.0 ELSE 1.0 END) * exp({}) END)",
+        call(format!("COUNT({v})")),
+        call(format!("SUM(CASE WHEN {v} = 0 THEN 1 ELSE 0 END)")),
+        call(format!("SUM(CASE WHEN {v} < 0 THEN 1 ELSE 0 END)")),
+        call(format!("SUM(ln(abs(CAST({v} AS DOUBLE))))"))
     )
 }
 

@@ -211,9 +211,9 @@ impl<'a> Planner<'a> {
                 }
                 let select = sk.group.iter().map(|(e, n)| format!("{e} AS {}", quote(n))).collect::<Vec<_>>().join(", ");
                 let mut block = if select.is_empty() {
-                    format!("SELECT DISTINCT 1 AS \"__all\" FROM {}", sk.from)
+                    format!("SELECT DISTINCT 1 AS \"__all\" FROM {}", sk.rows_sql())
                 } else {
-                    format!("SELECT DISTINCT {select} FROM {}", sk.from)
+                    format!("SELECT DISTINCT {select} FROM {}", sk.rows_sql())
                 };
                 if !sk.wheres.is_empty() {
                     let _ = write!(block, " WHERE {}", sk.wheres.join(" AND "));
