@@ -14,6 +14,7 @@
    ratio per dashboard (sum of medians). Stops the server by PID. Not part of CI (release builds only).
 """
 import argparse
+import concurrent.futures
 import math
 import pathlib
 import re
@@ -77,6 +78,8 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--project", default=".")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--save", help="also write the exported tables to this DuckDB file (for one-process comparisons)")
+    p.add_argument("--only", help="time only the dashboards whose file name contains this")
     a = p.parse_args()
     project = pathlib.Path(a.project)
     with serve(a.bin, a.project, a.data) as client:
@@ -90,11 +93,20 @@ def main() -> None:
             db.register("_t", t)
             db.execute(f'CREATE TABLE omnimarket.staging."{n}" AS SELECT * FROM _t')
             db.unregister("_t")
+        if a.save:
+            pathlib.Path(a.save).unlink(missing_ok=True)
+            db.execute(f"ATTACH '{a.save}' AS saved")
+            for n in names:
+                db.execute(f'CREATE TABLE saved."{n}" AS SELECT * FROM omnimarket.staging."{n}"')
+            db.execute("DETACH saved")
         db.execute("USE omnimarket.staging")
         for m in MACROS:
             db.execute(m)
         pages = {}
+        page_sql = {}
         for page, name, sql in queries(project):
+            if a.only and a.only not in page:
+                continue
             compiled = subprocess.run(
                 [a.bin, "compile", "--project", a.project, "--data", a.data, sql], capture_output=True, text=True
             )
@@ -121,11 +133,27 @@ def main() -> None:
                 t_duck.append(time.perf_counter() - s)
             mo, md = statistics.median(t_ours), statistics.median(t_duck)
             pages.setdefault(page, []).append((mo, md))
+            page_sql.setdefault(page, []).append(sql)
             print(f"{page}/{name}: omnimarket {mo * 1000:.1f} ms, DuckDB {md * 1000:.1f} ms, ratio {mo / md:.2f}")
         print("\nper dashboard (sum of medians): omnimarket / DuckDB")
         for page, times in pages.items():
             o, d = sum(t[0] for t in times), sum(t[1] for t in times)
             print(f"  {page}: {o * 1000:.0f} ms / {d * 1000:.0f} ms = {o / d:.2f}x ({len(times)} queries)")
+        # A page as the web server shows it: its visuals at once, against one after another (same server).
+        print("\nper dashboard, the layer's visuals at once / one after another (medians)")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            for page, sqls in page_sql.items():
+                together, serial = [], []
+                for _ in range(a.runs):
+                    s = time.perf_counter()
+                    list(pool.map(lambda q: fetch(client, q), sqls))
+                    together.append(time.perf_counter() - s)
+                    s = time.perf_counter()
+                    for q in sqls:
+                        fetch(client, q)
+                    serial.append(time.perf_counter() - s)
+                t, r = statistics.median(together), statistics.median(serial)
+                print(f"  {page}: {t * 1000:.0f} ms at once / {r * 1000:.0f} ms serial = {t / r:.2f}")
 
 
 if __name__ == "__main__":
