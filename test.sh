@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command. Installs what the tests need when it is missing — Debian's chromium (the browser test), the
 # Postgres clients (psql, psqlODBC, pgJDBC, a JDK), python3-venv (the Python clients' virtualenv, filled from PyPI
-# by tests/clients/run.sh) — then runs every test: cargo fmt --check, cargo test, and the Python Flight SQL and
-# Postgres-wire clients against a real server.
+# by tests/clients/run.sh) — then runs every test: cargo fmt --check, cargo test, the Python Flight SQL and
+# Postgres-wire clients against a real server, and the S3 test against a local S3 server (tests/s3/run.sh).
 #
 #   ./test.sh          everything above
 #   ./test.sh --ci     as CI runs it (.ci/run): also the load test beside a runaway query, and clippy -D warnings;
@@ -88,6 +88,10 @@ else
   echo "== Flight SQL and Postgres clients (Python, psql, ODBC, JDBC)"
   bash tests/clients/run.sh
 fi
+
+# Object storage: the raw files and the Parquet snapshots in a local S3 server (moto, from PyPI, on loopback).
+echo "== S3 sources and Parquet snapshots (moto)"
+bash tests/s3/run.sh
 
 if [ "$CI_MODE" = 1 ]; then
   # Lints on every target, benches included (so they also keep compiling); a warning fails CI.

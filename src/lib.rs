@@ -34,6 +34,7 @@ pub mod model;
 pub mod pg;
 pub mod project;
 pub mod query;
+pub mod snapshots;
 pub mod sources;
 pub mod suggest;
 pub mod transform;

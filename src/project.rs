@@ -10,7 +10,9 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::snapshots::SnapshotSchema;
 use crate::sources::config::parse_sources;
+use crate::sources::location::SourceLocation;
 use crate::sources::{RawSchema, Result, SourceError};
 use crate::transform::cache::ModelCache;
 use crate::transform::{ModelSet, StagingSchema, TransformError};
@@ -47,11 +49,14 @@ pub struct Project {
     /// Bytes the queries' operators (sorts, joins, aggregations) may hold at once, all queries together; past
     /// it they spill to disk or fail with "resources exhausted" rather than take the machine. `None`: no limit.
     pub memory_limit: Option<usize>,
+    /// Where a Parquet snapshot of the models is (`--snapshots`): the `staging` schema is read from it and the
+    /// models are never built.
+    pub snapshots: Option<String>,
 }
 
 impl Project {
     pub fn new(dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
-        Project { dir: dir.into(), data_dir: data_dir.into(), cache: true, memory_limit: None }
+        Project { dir: dir.into(), data_dir: data_dir.into(), cache: true, memory_limit: None, snapshots: None }
     }
 
     /// The same project with a memory limit for query operators (see [`Project::memory_limit`]).
@@ -63,6 +68,12 @@ impl Project {
     /// The same project with the snapshot cache on or off.
     pub fn with_cache(mut self, on: bool) -> Self {
         self.cache = on;
+        self
+    }
+
+    /// The same project reading its models from the Parquet snapshot at `location` (or building them: None).
+    pub fn with_snapshots(mut self, location: Option<String>) -> Self {
+        self.snapshots = location;
         self
     }
 
@@ -86,8 +97,20 @@ impl Project {
 
     /// A session with the raw tables (`raw.<name>`, also unqualified) and the SQL models (`staging.<model>`)
     /// registered; both are built on first use.
+    /// With [`Project::snapshots`], the models are the snapshot's Parquet files instead.
     pub fn session(&self) -> std::result::Result<(SessionContext, Arc<RawSchema>), ProjectError> {
-        let (ctx, raw, _) = self.open()?;
+        let Some(location) = &self.snapshots else {
+            let (ctx, raw, _) = self.open()?;
+            return Ok((ctx, raw));
+        };
+        let config = session_config();
+        let (sources_file, sources_text) = self.sources_text()?;
+        let raw = Arc::new(RawSchema::new(parse_sources(&sources_file, &sources_text)?, &self.data_dir, config.target_partitions())?);
+        let models = ModelSet::load(&self.dir, &raw.names())?;
+        let ctx = self.context(config)?;
+        let root = SourceLocation::resolve(location, Path::new("."))?;
+        let staging = SnapshotSchema::new(root, models, &ctx).map_err(|e| ProjectError::Session(e.to_string()))?;
+        register_schemas(&ctx, raw.clone(), staging)?;
         Ok((ctx, raw))
     }
 
@@ -101,20 +124,31 @@ impl Project {
         let models = ModelSet::load(&self.dir, &raw.names())?;
         let cache = self.cache.then(|| ModelCache::new(&self.dir, &self.data_dir, &sources_text));
         let staging = StagingSchema::new(models, raw.clone(), cache).map_err(|e| ProjectError::Session(e.to_string()))?;
+        let ctx = self.context(config)?;
+        register_schemas(&ctx, raw.clone(), staging.clone())?;
+        Ok((ctx, raw, staging))
+    }
+
+    /// A session with this project's memory limit, no tables yet.
+    fn context(&self, config: SessionConfig) -> std::result::Result<SessionContext, ProjectError> {
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = self.memory_limit {
             // Fair: each spilling operator gets its share, so one big sort cannot starve the others.
             runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
         }
         let runtime = runtime.build_arc().map_err(|e| ProjectError::Session(e.to_string()))?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
-        let catalog = MemoryCatalogProvider::new();
-        for (name, schema) in [(RAW_SCHEMA, raw.clone() as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, staging.clone() as Arc<dyn SchemaProvider>)] {
-            catalog.register_schema(name, schema).map_err(|e| ProjectError::Session(e.to_string()))?;
-        }
-        ctx.register_catalog(CATALOG, Arc::new(catalog));
-        Ok((ctx, raw, staging))
+        Ok(SessionContext::new_with_config_rt(config, runtime))
     }
+}
+
+/// The `omnimarket` catalog with its `raw` and `staging` schemas, registered in `ctx`.
+fn register_schemas(ctx: &SessionContext, raw: Arc<RawSchema>, staging: Arc<dyn SchemaProvider>) -> std::result::Result<(), ProjectError> {
+    let catalog = MemoryCatalogProvider::new();
+    for (name, schema) in [(RAW_SCHEMA, raw as Arc<dyn SchemaProvider>), (STAGING_SCHEMA, staging)] {
+        catalog.register_schema(name, schema).map_err(|e| ProjectError::Session(e.to_string()))?;
+    }
+    ctx.register_catalog(CATALOG, Arc::new(catalog));
+    Ok(())
 }
 
 /// Session settings every entry point shares.
@@ -126,8 +160,9 @@ pub fn session_config() -> SessionConfig {
     let opts = config.options_mut();
     // Model names are mixed case (Dim_Client, Montant_HT): identifiers are matched as written.
     opts.sql_parser.enable_ident_normalization = false;
-    // Utf8View cannot be read by JDBC clients; keep plain Utf8 end to end.
+    // Utf8View cannot be read by JDBC clients; keep plain Utf8 end to end (Parquet snapshots included).
     opts.sql_parser.map_string_types_to_utf8view = false;
+    opts.execution.parquet.schema_force_view_types = false;
     config
 }
 

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{ProjectArgs, runtime};
-use crate::project::{Project, default_data_dir};
 use crate::transform::ModelSet;
 use crate::transform::quality::{Report, load_quality, run_report};
 
@@ -25,8 +24,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
-    let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
+    let project = args.project.project()?;
     let (ctx, raw) = project.session().map_err(|e| e.to_string())?;
     let models = ModelSet::load(&project.dir, &raw.names()).map_err(|e| e.to_string())?;
     let (file, quality) = load_quality(&project.dir).map_err(|e| e.to_string())?;

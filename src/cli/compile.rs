@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::{ProjectArgs, describe_error, runtime};
 use crate::engine::Engine;
-use crate::project::{Project, default_data_dir};
 use crate::query::pretty_sql;
 
 #[derive(Debug, Args)]
@@ -20,8 +19,7 @@ pub struct CompileArgs {
 }
 
 pub fn run(args: CompileArgs) -> Result<ExitCode, String> {
-    let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let engine = Engine::open(&Project::new(&args.project.project, data).with_cache(!args.project.no_cache)).map_err(|e| e.to_string())?;
+    let engine = Engine::open(&args.project.project()?).map_err(|e| e.to_string())?;
     let compiled = runtime()?.block_on(engine.compile(&args.sql)).map_err(|e| describe_error(&e))?;
     match compiled {
         Some(sql) => println!("{}", pretty_sql(&sql)),

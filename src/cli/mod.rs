@@ -71,6 +71,32 @@ pub struct ProjectArgs {
     /// Neither read nor write the models' snapshots in `<project>/.omnimarket/cache/`: parse and clean from scratch.
     #[arg(long)]
     pub no_cache: bool,
+    /// Read the cleaned models from the Parquet snapshot at DIR_OR_URL (a path, file:// or s3://bucket/prefix,
+    /// written by `refresh --to`) instead of building them: no raw file is parsed. S3 credentials, region and
+    /// endpoint come from the AWS_* environment variables.
+    #[arg(long, value_name = "DIR_OR_URL", conflicts_with = "no_cache")]
+    pub snapshots: Option<String>,
+    /// Memory the running queries' operators may hold together (e.g. `4G`, `512M`): sorts, joins and
+    /// aggregations spill to disk past it, and a query that cannot fails alone ("resources exhausted").
+    /// [default: none for one-off commands; half of the machine's memory for `serve`]
+    #[arg(long, value_name = "SIZE", value_parser = serve::parse_size)]
+    pub memory_limit: Option<usize>,
+}
+
+impl ProjectArgs {
+    /// The project these options name. Without --data, the default data directory is generated on first use,
+    /// except on snapshots (which need no raw file).
+    pub fn project(&self) -> Result<crate::project::Project, String> {
+        let data = match (&self.data, &self.snapshots) {
+            (Some(d), _) => d.clone(),
+            (None, Some(_)) => crate::project::default_data_dir().to_path_buf(),
+            (None, None) => generate::ensure_data(None, crate::project::default_data_dir())?,
+        };
+        Ok(crate::project::Project::new(&self.project, data)
+            .with_cache(!self.no_cache)
+            .with_snapshots(self.snapshots.clone())
+            .with_memory_limit(self.memory_limit))
+    }
 }
 
 pub fn run() -> ExitCode {

@@ -9,7 +9,6 @@ use super::errors::with_table_suggestion;
 use super::output::{OutputFormat, write_batches_for};
 use super::{ProjectArgs, describe_error, runtime};
 use crate::engine::Engine;
-use crate::project::{Project, default_data_dir};
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
@@ -29,8 +28,7 @@ pub struct QueryArgs {
 }
 
 pub fn run(args: QueryArgs) -> Result<ExitCode, String> {
-    let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
+    let project = args.project.project()?;
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let explain = |e: datafusion::error::DataFusionError| with_table_suggestion(describe_error(&e), &engine.raw_table_names());
     let text = if args.sql == "-" {

@@ -1,7 +1,11 @@
 //! `omnimarket refresh`: bring the models' snapshot cache up to date. A model is rebuilt only when its
 //! snapshot is absent, corrupt, or stale (a raw file it reads, directly or through the models it refs, or its
 //! own or an upstream model's SQL changed); the others are kept without being read. Exit code 1 when a model
-//! fails to build.
+//! fails to build, or when a snapshot written with `--to` fails its check.
+//!
+//! `--to DIR_OR_URL` then writes every model as a Parquet snapshot there (see `crate::snapshots`), which
+//! `--snapshots DIR_OR_URL` opens without the raw files; `--verify` re-reads what was written against the
+//! manifest's SHA-256.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,22 +15,36 @@ use clap::Args;
 use super::progress::Bar;
 use super::{ProjectArgs, runtime};
 use crate::generate::Progress;
-use crate::project::{Project, default_data_dir};
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::snapshots::write_snapshot;
+use crate::sources::location::SourceLocation;
 use crate::transform::staging::RefreshEntry;
 
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
+    /// Also write the cleaned models as a Parquet snapshot at DIR_OR_URL (a path, file:// or
+    /// s3://bucket/prefix; facts partitioned by year), replacing the one there once the new one is complete.
+    #[arg(long, value_name = "DIR_OR_URL")]
+    pub to: Option<String>,
+    /// After --to, read every written file back and check it against the manifest's SHA-256.
+    #[arg(long, requires = "to")]
+    pub verify: bool,
 }
 
 pub fn run(args: RefreshArgs) -> Result<ExitCode, String> {
     if args.project.no_cache {
         return Err("refresh updates the snapshot cache; it cannot run with --no-cache".into());
     }
+    if args.project.snapshots.is_some() {
+        return Err("refresh builds the models from the raw files; it cannot run on --snapshots".into());
+    }
     let started = Instant::now();
-    let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let project = Project::new(&args.project.project, data);
+    let project = args.project.project()?;
+    let target = args.to.as_deref().map(|to| SourceLocation::resolve(to, Path::new("."))).transpose().map_err(|e| e.to_string())?;
     let (_ctx, raw, staging) = project.open().map_err(|e| e.to_string())?;
     // The table below says why each model was rebuilt; the per-model notes of a query would repeat it.
     staging.set_quiet(true);
@@ -53,7 +71,54 @@ pub fn run(args: RefreshArgs) -> Result<ExitCode, String> {
     if !removed.is_empty() {
         println!("removed {} leftover file(s) (snapshots of deleted models, temp files of interrupted writes)", removed.len());
     }
-    Ok(ExitCode::SUCCESS)
+    match target {
+        Some(root) => {
+            // The semantic model says which models are facts (partitioned by year in the snapshot).
+            let model = crate::model::load::load_project(&project.dir).map_err(|e| e.to_string())?;
+            let facts = model.fact_sources().iter().filter_map(|s| s.strip_prefix("staging.")).map(str::to_string).collect();
+            write_parquet(&staging, &root, &facts, args.verify)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `--to`: the Parquet snapshot, and with `--verify` its check.
+fn write_parquet(
+    staging: &crate::transform::StagingSchema,
+    root: &SourceLocation,
+    facts: &HashSet<String>,
+    verify: bool,
+) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let bar = Bar::new();
+    bar.set_stage("writing Parquet", staging.models().models.len() as u64);
+    let rt = runtime()?;
+    let written = rt.block_on(write_snapshot(staging, root, facts, |_| bar.advance(1)));
+    bar.finish();
+    let manifest = written.map_err(|e| e.to_string())?;
+    let files: usize = manifest.models.iter().map(|m| m.files.len()).sum();
+    let bytes: u64 = manifest.models.iter().flat_map(|m| m.files.iter()).map(|f| f.bytes).sum();
+    println!(
+        "wrote a Parquet snapshot of {} models ({files} files, {:.1} MB) to {} in {:.2} s (run {})",
+        manifest.models.len(),
+        bytes as f64 / 1e6,
+        root.display,
+        started.elapsed().as_secs_f64(),
+        manifest.run
+    );
+    if !verify {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, damaged) = rt.block_on(crate::snapshots::verify(root)).map_err(|e| e.to_string())?;
+    for d in &damaged {
+        eprintln!("error: {}: {}", d.file, d.why);
+    }
+    if damaged.is_empty() {
+        println!("verified {files} files against their SHA-256");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
 }
 
 fn print_entries(entries: &[RefreshEntry]) {

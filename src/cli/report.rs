@@ -11,7 +11,6 @@ use clap::Args;
 
 use super::{ProjectArgs, runtime};
 use crate::engine::Engine;
-use crate::project::{Project, default_data_dir};
 use crate::web::Web;
 use crate::web::html::Links;
 
@@ -37,8 +36,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
         };
         params.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
+    let project = args.project.project()?;
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let dashboards = crate::dashboards::load(&args.project.project).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;

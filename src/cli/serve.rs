@@ -14,7 +14,6 @@ use super::{ProjectArgs, runtime};
 use crate::engine::Engine;
 use crate::flight::auth::{Authenticator, DEFAULT_TOKEN_TTL, Users, upsert_user};
 use crate::flight::{ServerConfig, TlsFiles};
-use crate::project::{Project, default_data_dir};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -58,10 +57,6 @@ pub struct ServeArgs {
     /// the client gets an error (DEADLINE_EXCEEDED on Flight SQL, 503 on HTTP).
     #[arg(long, value_name = "SECS", default_value_t = crate::engine::DEFAULT_QUERY_TIMEOUT.as_secs())]
     pub query_timeout: u64,
-    /// Memory the running queries' operators may hold together (e.g. `4G`, `512M`): sorts and aggregations
-    /// spill to disk past it, and a query that cannot fails alone. [default: half of the machine's memory]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub memory_limit: Option<usize>,
 }
 
 fn check_allowed_host(text: &str) -> Result<String, String> {
@@ -151,9 +146,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
-    let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let memory_limit = args.memory_limit.unwrap_or_else(default_memory_limit);
-    let project = Project::new(&args.project.project, data).with_memory_limit(Some(memory_limit)).with_cache(!args.project.no_cache);
+    // A server always has a limit: half the machine unless --memory-limit says otherwise.
+    let memory_limit = args.project.memory_limit.unwrap_or_else(default_memory_limit);
+    let project = args.project.project()?.with_memory_limit(Some(memory_limit));
     let engine = Engine::open(&project).map_err(|e| e.to_string())?.with_timeout(Duration::from_secs(args.query_timeout.max(1)));
     let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
     let auth_note = match (auth.enabled(), args.no_auth) {

@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::{ProjectArgs, runtime};
 use crate::engine::Engine;
-use crate::project::{Project, default_data_dir};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -16,8 +15,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> Result<ExitCode, String> {
-    let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-    let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
+    let project = args.project.project()?;
     let engine = Engine::open(&project).map_err(|e| e.to_string())?;
     let bound = match runtime()?.block_on(engine.bound_model()) {
         Ok(b) => b,

@@ -23,10 +23,18 @@ pub struct SourceLocation {
 }
 
 impl SourceLocation {
-    /// Resolve `location` (from `sources.yaml`) against the data directory.
+    /// Resolve `location` (from `sources.yaml`) against the data directory, which may itself be a URL
+    /// (`--data s3://bucket/prefix`: a relative location is then a key below that prefix).
     pub fn resolve(location: &str, data_dir: &Path) -> Result<Self> {
         if let Some((scheme, _)) = location.split_once("://") {
             return Self::from_url(scheme, location);
+        }
+        let base = data_dir.to_string_lossy();
+        if let Some((scheme, _)) = base.split_once("://")
+            && !Path::new(location).is_absolute()
+        {
+            let url = format!("{}/{}", base.trim_end_matches('/'), location.trim_start_matches("./"));
+            return Self::from_url(scheme, &url);
         }
         let path: PathBuf = if Path::new(location).is_absolute() { PathBuf::from(location) } else { data_dir.join(location) };
         Self::local(&path)
@@ -80,7 +88,13 @@ impl SourceLocation {
             "is a directory, expected a file".to_string()
         } else {
             match e {
-                object_store::Error::NotFound { .. } => "no such file".to_string(),
+                object_store::Error::NotFound { .. } if self.local.is_some() => "no such file".to_string(),
+                // S3 answers 404 for a missing bucket too.
+                object_store::Error::NotFound { .. } => "no such file (no such object, or no such bucket)".to_string(),
+                object_store::Error::PermissionDenied { source, .. } | object_store::Error::Unauthenticated { source, .. } => format!(
+                    "access denied ({}); check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and the bucket's policy",
+                    s3_reason(&source.to_string())
+                ),
                 other => other.to_string(),
             }
         };
@@ -90,6 +104,70 @@ impl SourceLocation {
     /// Size and modification time, for cache keys and progress.
     pub async fn head(&self) -> Result<object_store::ObjectMeta> {
         self.store.head(&self.path).await.map_err(|e| self.io_error(e))
+    }
+}
+
+/// Writing, listing and naming, for the Parquet snapshots (`refresh --to`), which live at a location too.
+impl SourceLocation {
+    /// The object `relative` (slash-separated, no `..`) below this location, taken as a directory.
+    pub fn child(&self, relative: &str) -> SourceLocation {
+        let mut path = self.path.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            path = path.clone().join(part);
+        }
+        let display = format!("{}/{relative}", self.display.trim_end_matches('/'));
+        let local = self.local.as_ref().map(|l| l.join(relative));
+        SourceLocation { store: self.store.clone(), path, display, local }
+    }
+
+    /// Write the whole object at once: a reader sees the old object or the new one, never a part (the local
+    /// store writes a temp file and renames it; an S3 PUT is atomic).
+    pub async fn put(&self, bytes: Bytes) -> Result<()> {
+        self.store.put(&self.path, object_store::PutPayload::from(bytes)).await.map(|_| ()).map_err(|e| self.io_error(e))
+    }
+
+    /// Remove the object; one that is already gone is not an error.
+    pub async fn delete(&self) -> Result<()> {
+        match self.store.delete(&self.path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.io_error(e)),
+        }
+    }
+
+    /// Every object below this location (recursively), as paths relative to it.
+    pub async fn list(&self) -> Result<Vec<(String, u64)>> {
+        use futures::TryStreamExt;
+        let prefix = self.path.clone();
+        let objects: Vec<object_store::ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| self.io_error(e))?;
+        let base = prefix.as_ref().len();
+        Ok(objects.into_iter().map(|m| (m.location.as_ref().get(base..).unwrap_or_default().trim_start_matches('/').to_string(), m.size)).collect())
+    }
+
+    /// The URL DataFusion reads this object by (`file:///...` or `s3://bucket/key`).
+    pub fn url(&self) -> String {
+        match &self.local {
+            Some(_) => format!("file:///{}", self.path),
+            None => format!("{}/{}", self.store_url(), self.path),
+        }
+    }
+
+    /// The object store's own URL (`s3://bucket`), under which [`SourceLocation::register_store`] registers it.
+    fn store_url(&self) -> String {
+        match &self.local {
+            Some(_) => "file://".to_string(),
+            None => self.display.split('/').take(3).collect::<Vec<_>>().join("/"),
+        }
+    }
+
+    /// Let `ctx` read this location's objects (a local disk needs nothing; an S3 bucket is registered with the
+    /// credentials this location was opened with).
+    pub fn register_store(&self, ctx: &datafusion::prelude::SessionContext) -> Result<()> {
+        if self.local.is_some() {
+            return Ok(());
+        }
+        let url = url::Url::parse(&self.store_url()).map_err(|e| SourceError::config(&self.display, format!("invalid URL: {e}")))?;
+        ctx.register_object_store(&url, self.store.clone());
+        Ok(())
     }
 }
 
@@ -133,6 +211,21 @@ fn change_time_ns(path: &Path) -> Option<i64> {
 #[cfg(not(unix))]
 fn change_time_ns(_: &Path) -> Option<i64> {
     None
+}
+
+/// The `<Code>` and `<Message>` of an S3 error body, instead of the whole XML document.
+fn s3_reason(text: &str) -> String {
+    let tag = |name: &str| -> Option<&str> {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find('<')? + start;
+        Some(&text[start..end])
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => text.chars().take(300).collect(),
+    }
 }
 
 /// Resolve `.` and `..` lexically (object_store paths reject them; the file need not exist yet).

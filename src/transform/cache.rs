@@ -148,8 +148,16 @@ impl ModelCache {
     /// full path is in every key too, so two paths with the same digest cannot be confused.
     pub fn new(project_dir: &Path, data_dir: &Path, sources_file_text: &str) -> Self {
         // `data`, `./data` and `/abs/data` are one directory, so one cache.
-        let data = std::fs::canonicalize(data_dir).or_else(|_| std::path::absolute(data_dir)).unwrap_or_else(|_| data_dir.to_path_buf());
-        let data = data.display().to_string();
+        let data = if data_dir.to_string_lossy().contains("://") {
+            // A bucket (`--data s3://...`) is named by its URL.
+            data_dir.to_string_lossy().trim_end_matches('/').to_string()
+        } else {
+            std::fs::canonicalize(data_dir)
+                .or_else(|_| std::path::absolute(data_dir))
+                .unwrap_or_else(|_| data_dir.to_path_buf())
+                .display()
+                .to_string()
+        };
         let dir = project_dir.join(CACHE_DIR).join(format!("{:016x}", digest(data.as_bytes())));
         let base = vec![
             format!("omnimarket {} layout {}", env!("CARGO_PKG_VERSION"), MAGIC[7]),

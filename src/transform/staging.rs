@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::DataFusionError;
 use datafusion::prelude::SessionContext;
@@ -320,6 +322,14 @@ impl StagingSchema {
             out.push(entry);
         }
         Ok(out)
+    }
+
+    /// The model's schema and rows (built or read from its snapshot first): what `refresh --to` writes.
+    pub async fn rows(&self, name: &str) -> Result<(SchemaRef, Vec<RecordBatch>), DataFusionError> {
+        let table = self.build(name).await?.ok_or_else(|| DataFusionError::Plan(format!("no model `{name}`")))?;
+        let df = self.runner.read_table(table)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        Ok((schema, df.collect().await?))
     }
 
     async fn rows_of(&self, t: Arc<dyn TableProvider>) -> Result<u64, DataFusionError> {

@@ -19,7 +19,6 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 use super::output::{OutputFormat, write_batches};
 use super::{ProjectArgs, runtime};
 use crate::engine::Engine;
-use crate::project::{Project, default_data_dir};
 use backend::{Backend, Fetched, Local, Remote};
 
 #[derive(Debug, Args)]
@@ -58,8 +57,7 @@ pub fn run(args: ShellArgs) -> Result<ExitCode, String> {
     let mut backend: Box<dyn Backend> = match &args.connect {
         Some(url) => Box::new(rt.block_on(connect(url, args.user.as_deref(), args.tls_ca.as_deref()))?),
         None => {
-            let data = super::generate::ensure_data(args.project.data.as_deref(), default_data_dir())?;
-            let project = Project::new(&args.project.project, data).with_cache(!args.project.no_cache);
+            let project = args.project.project()?;
             Box::new(Local::new(Engine::open(&project).map_err(|e| e.to_string())?))
         }
     };
