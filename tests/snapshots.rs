@@ -90,7 +90,10 @@ fn facts_are_partitioned_by_year_and_a_new_run_replaces_the_old_files() {
     let dir = write_snapshot("snap-layout");
     let first = manifest(&dir);
     let ventes = first.model("stg_ventes").expect("stg_ventes");
-    assert_eq!(ventes.partitioned_by.as_deref(), Some("Date_Vente"));
+    assert_eq!(ventes.partitioned_by.as_deref(), Some("year of the date table's row for ID_Date"));
+    // Sessions have no DATE column, only their date key: partitioned all the same; returns by their return date.
+    assert!(first.model("stg_trafic").expect("stg_trafic").files.iter().all(|f| f.path.contains("/year=")));
+    assert_eq!(first.model("stg_retours").expect("stg_retours").partitioned_by.as_deref(), Some("year of the date table's row for ID_Date_Retour"));
     let years: Vec<&str> = ventes.files.iter().map(|f| f.path.split('/').nth(1).unwrap_or_default()).collect();
     assert!(years.len() >= 2 && years.iter().all(|y| y.starts_with("year=")), "{years:?}");
     let clients = first.model("stg_clients").expect("stg_clients");

@@ -15,10 +15,11 @@ use clap::Args;
 use super::progress::Bar;
 use super::{ProjectArgs, runtime};
 use crate::generate::Progress;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 
-use crate::snapshots::write_snapshot;
+use crate::snapshots::partition::YearOf;
+use crate::snapshots::{fact_partitioning, write_snapshot};
 use crate::sources::location::SourceLocation;
 use crate::transform::staging::RefreshEntry;
 
@@ -73,9 +74,9 @@ pub fn run(args: RefreshArgs) -> Result<ExitCode, String> {
     }
     match target {
         Some(root) => {
-            // The semantic model says which models are facts (partitioned by year in the snapshot).
+            // The semantic model says which models are facts and what dates them (their partitions by year).
             let model = crate::model::load::load_project(&project.dir).map_err(|e| e.to_string())?;
-            let facts = model.fact_sources().iter().filter_map(|s| s.strip_prefix("staging.")).map(str::to_string).collect();
+            let facts = runtime()?.block_on(fact_partitioning(&model, &staging)).map_err(|e| e.to_string())?;
             write_parquet(&staging, &root, &facts, args.verify)
         }
         None => Ok(ExitCode::SUCCESS),
@@ -86,7 +87,7 @@ pub fn run(args: RefreshArgs) -> Result<ExitCode, String> {
 fn write_parquet(
     staging: &crate::transform::StagingSchema,
     root: &SourceLocation,
-    facts: &HashSet<String>,
+    facts: &HashMap<String, YearOf>,
     verify: bool,
 ) -> Result<ExitCode, String> {
     let started = Instant::now();

@@ -124,15 +124,6 @@ pub struct Model {
 }
 
 impl Model {
-    /// The SQL sources (e.g. `staging.stg_ventes`) of the fact tables: those the date table dates (on the many
-    /// side of a relationship from it). Their snapshots are partitioned by year.
-    pub fn fact_sources(&self) -> Vec<&str> {
-        (0..self.tables.len())
-            .filter(|&t| t != self.date_table && self.relationships.iter().any(|r| r.one == self.date_table && r.many == t))
-            .map(|t| self.tables[t].source.as_str())
-            .collect()
-    }
-
     pub fn table(&self, name: &str) -> Option<TableId> {
         self.tables.iter().position(|t| t.name == name)
     }

@@ -3,8 +3,8 @@
 //! parsing a raw file. They are what another engine (Ballista's executors) or another machine reads.
 //!
 //! Layout under the root: `<model>/part-<run>.parquet`, or `<model>/year=<YYYY>/part-<run>.parquet` for a fact
-//! (a table of the semantic model no relationship points to) with a DATE column: one file per year of its first
-//! DATE column, a NULL date in `year=__null__`, and `_omnimarket_snapshots.json`, the [`manifest`] that lists every file with its rows,
+//! (a table the date table dates): one file per year of the date its date key points to, rows without one in
+//! `year=__null__`, and `_omnimarket_snapshots.json`, the [`manifest`] that lists every file with its rows,
 //! size and SHA-256. The manifest is written last and readers take the file list from it, never from a
 //! directory listing: a refresh interrupted half-way leaves the previous snapshot whole and served; files of
 //! older runs are deleted only once the new manifest is in place.
@@ -20,7 +20,7 @@ pub mod write;
 
 pub use manifest::{MANIFEST_FILE, Manifest};
 pub use open::{SnapshotSchema, verify};
-pub use write::write_snapshot;
+pub use write::{fact_partitioning, write_snapshot};
 
 /// Why a snapshot could not be written, opened or trusted. Each names the file (or root) concerned.
 #[derive(Debug, thiserror::Error)]

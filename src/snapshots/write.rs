@@ -1,6 +1,6 @@
 //! `omnimarket refresh --to`: the staging models written as a Parquet snapshot (layout in the module docs).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -11,17 +11,20 @@ use datafusion::parquet::file::properties::WriterProperties;
 
 use super::SnapshotError;
 use super::manifest::{FORMAT, FileEntry, MANIFEST_FILE, Manifest, ModelFiles};
-use super::partition::{partition_column, partition_dir, split_by_year};
+use std::sync::Arc;
+
+use super::partition::{YearOf, partition_dir, split_by_year, years_by_key};
+use crate::model::Model;
 use crate::sources::location::SourceLocation;
 use crate::transform::StagingSchema;
 
 /// Write every model of `staging` (building those not built yet) below `root`, then the manifest, then delete
-/// the files of the run it replaces. The models named in `facts` are partitioned by the year of their first
-/// DATE column. `progress` is called after each model.
+/// the files of the run it replaces. The models in `facts` are partitioned by year as their entry says.
+/// `progress` is called after each model.
 pub async fn write_snapshot(
     staging: &StagingSchema,
     root: &SourceLocation,
-    facts: &HashSet<String>,
+    facts: &HashMap<String, YearOf>,
     mut progress: impl FnMut(&ModelFiles),
 ) -> Result<Manifest, SnapshotError> {
     let existing = root.list().await?;
@@ -33,7 +36,7 @@ pub async fn write_snapshot(
             .rows(&model.name)
             .await
             .map_err(|e| SnapshotError::Model { model: model.name.clone(), message: crate::errors::describe_error(&e) })?;
-        let written = write_model(root, &model.name, &run, schema, batches, facts.contains(&model.name)).await?;
+        let written = write_model(root, &model.name, &run, schema, batches, facts.get(&model.name)).await?;
         let written = ModelFiles { sql_digest: sql_digest(&model.sql), ..written };
         progress(&written);
         models.push(written);
@@ -50,6 +53,37 @@ pub async fn write_snapshot(
     root.child(MANIFEST_FILE).put(Bytes::from(text)).await?;
     remove_replaced(root, &existing, &manifest, previous.as_ref()).await?;
     Ok(manifest)
+}
+
+/// How each fact's snapshot is partitioned: the models behind tables that the date table dates (the many side
+/// of a one-column relationship from it) get the year of the date table's row their key points to, as the
+/// model's time intelligence dates them (a return by its return date, a session by its day).
+pub async fn fact_partitioning(model: &Model, staging: &StagingSchema) -> Result<HashMap<String, YearOf>, SnapshotError> {
+    let staging_model = |table: usize| model.tables[table].source.strip_prefix("staging.").map(str::to_string);
+    let Some(date_model) = staging_model(model.date_table) else { return Ok(HashMap::new()) };
+    let mut by_key: HashMap<String, Arc<HashMap<i64, i32>>> = HashMap::new();
+    let mut out = HashMap::new();
+    // Active relationships first: they are the ones that date a row by default.
+    let mut dated: Vec<_> = model.relationships.iter().filter(|r| r.one == model.date_table && r.many != model.date_table).collect();
+    dated.sort_by_key(|r| !r.active);
+    for r in dated {
+        let (Some(fact), [key], [date_key]) = (staging_model(r.many), r.many_columns.as_slice(), r.one_columns.as_slice()) else { continue };
+        if out.contains_key(&fact) {
+            continue;
+        }
+        let years = match by_key.get(date_key) {
+            Some(y) => y.clone(),
+            None => {
+                let fail = |message: String| SnapshotError::Model { model: date_model.clone(), message };
+                let (_, batches) = staging.rows(&date_model).await.map_err(|e| fail(crate::errors::describe_error(&e)))?;
+                let years = Arc::new(years_by_key(&batches, date_key, &model.date_column).map_err(|e| fail(e.to_string()))?);
+                by_key.insert(date_key.clone(), years.clone());
+                years
+            }
+        };
+        out.insert(fact, YearOf::DateKey { column: key.clone(), years });
+    }
+    Ok(out)
 }
 
 /// The digest the manifest keeps of a model's SQL.
@@ -89,13 +123,12 @@ async fn write_model(
     run: &str,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
-    fact: bool,
+    year_of: Option<&YearOf>,
 ) -> Result<ModelFiles, SnapshotError> {
-    let column = if fact { partition_column(&schema) } else { None };
-    let parts: Vec<(String, Vec<RecordBatch>)> = match column {
+    let parts: Vec<(String, Vec<RecordBatch>)> = match year_of {
         None => vec![(format!("{name}/part-{run}.parquet"), batches)],
-        Some(c) => {
-            let years = split_by_year(&batches, c).map_err(|e| SnapshotError::Model { model: name.to_string(), message: e.to_string() })?;
+        Some(year_of) => {
+            let years = split_by_year(&batches, year_of).map_err(|e| SnapshotError::Model { model: name.to_string(), message: e.to_string() })?;
             if years.is_empty() {
                 // No rows: one empty file still carries the schema.
                 vec![(format!("{name}/part-{run}.parquet"), Vec::new())]
@@ -118,7 +151,7 @@ async fn write_model(
         files.push(FileEntry { path, rows, bytes: size, sha256 });
     }
     let rows = files.iter().map(|f| f.rows).sum();
-    Ok(ModelFiles { name: name.to_string(), rows, partitioned_by: column.map(|c| schema.field(c).name().clone()), sql_digest: String::new(), files })
+    Ok(ModelFiles { name: name.to_string(), rows, partitioned_by: year_of.map(YearOf::describe), sql_digest: String::new(), files })
 }
 
 fn encode(schema: SchemaRef, batches: &[RecordBatch], file: &str) -> Result<Bytes, SnapshotError> {
