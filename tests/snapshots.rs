@@ -103,15 +103,30 @@ fn facts_are_partitioned_by_year_and_a_new_run_replaces_the_old_files() {
         assert_eq!(std::fs::metadata(dir.join(&f.path)).expect("listed file exists").len(), f.bytes, "{}", f.path);
     }
 
-    // A second refresh writes a new run, then removes the first run's files (and nothing else).
+    // Each refresh writes a new run and keeps the run it replaces (a server that opened it keeps answering);
+    // the run before that is deleted, and nothing that is not ours.
     std::fs::write(dir.join("notes.txt"), "mine").expect("write");
     let data = common::generated_data().display().to_string();
-    let (code, out, err) = common::run(&["refresh", "--data", &data, "--to", &dir.display().to_string()], repo());
-    assert_eq!(code, 0, "{out}\n{err}");
-    let second = manifest(&dir);
+    let refresh = || {
+        let (code, out, err) = common::run(&["refresh", "--data", &data, "--to", &dir.display().to_string()], repo());
+        assert_eq!(code, 0, "{out}\n{err}");
+        manifest(&dir)
+    };
+    let files_of = |m: &Manifest| m.models.iter().flat_map(|m| m.files.iter().map(|f| dir.join(&f.path).display().to_string())).collect::<Vec<_>>();
+    let parquet = || {
+        let mut files: Vec<String> = walk(&dir).into_iter().filter(|p| p.ends_with(".parquet")).collect();
+        files.sort();
+        files
+    };
+    let second = refresh();
     assert_ne!(first.run, second.run);
-    let parquet_files = walk(&dir).into_iter().filter(|p| p.ends_with(".parquet")).count();
-    assert_eq!(parquet_files, second.models.iter().map(|m| m.files.len()).sum::<usize>(), "old run's files remain");
+    let mut both = [files_of(&first), files_of(&second)].concat();
+    both.sort();
+    assert_eq!(parquet(), both, "the first and second runs' files, and only those");
+    let third = refresh();
+    let mut kept = [files_of(&second), files_of(&third)].concat();
+    kept.sort();
+    assert_eq!(parquet(), kept, "the first run's files are deleted by the third refresh");
     assert!(dir.join("notes.txt").exists(), "a file that is not ours was deleted");
 }
 

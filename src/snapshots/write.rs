@@ -170,15 +170,18 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Delete the files of earlier runs: `part-*.parquet` files in a model directory of this snapshot or of the
-/// one it replaces that the new manifest does not list. Nothing else at the root is touched.
+/// Delete the files of runs older than the one replaced: `part-*.parquet` files in a model directory of this
+/// snapshot or of the one it replaces that neither manifest lists. The replaced run's files stay until the next
+/// refresh, so that a server that opened it keeps answering until it is restarted. Nothing else at the root is
+/// touched.
 async fn remove_replaced(
     root: &SourceLocation,
     existing: &[(String, u64)],
     manifest: &Manifest,
     previous: Option<&Manifest>,
 ) -> Result<(), SnapshotError> {
-    let keep: HashSet<&str> = manifest.models.iter().flat_map(|m| m.files.iter().map(|f| f.path.as_str())).collect();
+    let keep: HashSet<&str> =
+        manifest.models.iter().chain(previous.iter().flat_map(|p| p.models.iter())).flat_map(|m| m.files.iter().map(|f| f.path.as_str())).collect();
     let dirs: HashSet<&str> = manifest.models.iter().chain(previous.iter().flat_map(|p| p.models.iter())).map(|m| m.name.as_str()).collect();
     for (path, _) in existing {
         let in_model_dir = path.split('/').next().is_some_and(|d| dirs.contains(d));

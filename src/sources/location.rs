@@ -143,10 +143,11 @@ impl SourceLocation {
         Ok(objects.into_iter().map(|m| (m.location.as_ref().get(base..).unwrap_or_default().trim_start_matches('/').to_string(), m.size)).collect())
     }
 
-    /// The URL DataFusion reads this object by (`file:///...` or `s3://bucket/key`).
+    /// What DataFusion reads this object by: the absolute path on a local disk (DataFusion encodes it, spaces
+    /// and all), else the URL (`s3://bucket/key`).
     pub fn url(&self) -> String {
         match &self.local {
-            Some(_) => format!("file:///{}", self.path),
+            Some(path) => path.display().to_string(),
             None => format!("{}/{}", self.store_url(), self.path),
         }
     }
